@@ -1,0 +1,95 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Priority orders tasks of one role: workers take high before normal
+// before low, with a guard against starving the lower ones.
+type Priority string
+
+// The three priorities, highest first.
+const (
+	High   Priority = "high"
+	Normal Priority = "normal"
+	Low    Priority = "low"
+)
+
+// Priorities lists the priorities from highest to lowest.
+var Priorities = []Priority{High, Normal, Low}
+
+// ParsePriority accepts high, normal or low; empty means normal.
+func ParsePriority(s string) (Priority, error) {
+	switch Priority(s) {
+	case High, Normal, Low:
+		return Priority(s), nil
+	case "":
+		return Normal, nil
+	}
+	return "", fmt.Errorf("unknown priority %q (want high, normal or low)", s)
+}
+
+// TaskVersion is the version of the task message format.
+const TaskVersion = 1
+
+// Task is the message a worker receives. Artifacts never travel in it: it
+// names the upstream tasks whose artifacts the worker reads from the store.
+type Task struct {
+	Version      int               `json:"v"`
+	Job          string            `json:"job"`
+	ID           string            `json:"task"`
+	Role         string            `json:"role"`
+	Skill        string            `json:"skill"`
+	Title        string            `json:"title,omitempty"`
+	Instructions string            `json:"instructions,omitempty"`
+	Params       map[string]string `json:"params,omitempty"`
+	Inputs       []string          `json:"inputs,omitempty"`
+	Priority     Priority          `json:"priority"`
+	// Generation increases each time the task is put back after it died, so
+	// that a replay is not dropped as a duplicate publish.
+	Generation int `json:"gen"`
+	// Timeout bounds one execution; zero means the worker's default.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// MsgID is the JetStream de-duplication id of this publication.
+func (t *Task) MsgID() string { return fmt.Sprintf("%s.%s.%d", t.Job, t.ID, t.Generation) }
+
+// idPattern keeps ids usable as subject tokens and key parts.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// ValidID reports whether s can name a job, task or role.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// Encode returns the wire form of t.
+func (t *Task) Encode() ([]byte, error) {
+	t.Version = TaskVersion
+	return json.Marshal(t)
+}
+
+// DecodeTask parses and checks a task message. Its errors wrap
+// ErrBadMessage: such a message can never succeed.
+func DecodeTask(data []byte) (*Task, error) {
+	var t Task
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	if t.Version != TaskVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadMessage, t.Version, TaskVersion)
+	}
+	for name, v := range map[string]string{"job": t.Job, "task": t.ID, "role": t.Role} {
+		if !ValidID(v) {
+			return nil, fmt.Errorf("%w: invalid %s %q", ErrBadMessage, name, v)
+		}
+	}
+	if t.Skill == "" {
+		return nil, fmt.Errorf("%w: task %s has no skill", ErrBadMessage, t.ID)
+	}
+	if _, err := ParsePriority(string(t.Priority)); err != nil {
+		return nil, fmt.Errorf("%w: task %s: %v", ErrBadMessage, t.ID, err)
+	}
+	return &t, nil
+}
