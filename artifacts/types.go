@@ -34,6 +34,9 @@ var (
 	ErrTooLarge = errors.New("artifact too large")
 	// ErrNotFound: no such blob or path.
 	ErrNotFound = errors.New("artifact not found")
+	// ErrCorrupt: what Redis holds for a blob does not hash to its digest,
+	// or a chunked blob lost a chunk.
+	ErrCorrupt = errors.New("artifact corrupt")
 )
 
 // PathError says which path of which task was refused and why. It wraps

@@ -1,0 +1,259 @@
+package artifacts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// recordScript adds one task's files to its job's index, all or nothing:
+// it checks every file before it writes any.
+//
+// KEYS[1] -> <prefix>{<job>}:files           hash path -> entry JSON
+// KEYS[2] -> <prefix>{<job>}:fold            hash folded path -> path
+// KEYS[3] -> <prefix>{<job>}:outputs:<task>  set of the task's paths
+//
+// ARGV[1] -> the task id
+// then for the i-th file (i from 1), sorted by path and free of duplicates:
+// ARGV[3i-1] -> path
+// ARGV[3i]   -> folded path
+// ARGV[3i+1] -> entry JSON
+//
+// Returns {"conflict", path, other path, other task} and writes nothing
+// when a path differs only in case from another task's path, or another
+// task already wrote different content to it.
+// Otherwise returns {"ok", i, entry, i, entry, ...}: the positions of the
+// files another task had already written with the same content, with that
+// task's entry, which the index keeps. A task rewriting its own path (a
+// retry whose output changed) overwrites its entry.
+var recordScript = redis.NewScript(`
+local task = ARGV[1]
+local n = (#ARGV - 1) / 3
+local kept = {}
+for i = 1, n do
+  local path, folded, entry = ARGV[3*i-1], ARGV[3*i], ARGV[3*i+1]
+  local owner = redis.call("HGET", KEYS[2], folded)
+  if owner and owner ~= path then
+    local other = redis.call("HGET", KEYS[1], owner)
+    local otherTask = ""
+    if other then otherTask = cjson.decode(other).task end
+    return {"conflict", path, owner, otherTask}
+  end
+  local cur = redis.call("HGET", KEYS[1], path)
+  if cur and cur ~= entry then
+    local c = cjson.decode(cur)
+    if c.task ~= task then
+      if c.digest ~= cjson.decode(entry).digest then
+        return {"conflict", path, path, c.task}
+      end
+      kept[i] = cur
+    end
+  end
+end
+local reply = {"ok"}
+for i = 1, n do
+  local path, folded, entry = ARGV[3*i-1], ARGV[3*i], ARGV[3*i+1]
+  if kept[i] then
+    reply[#reply+1] = tostring(i)
+    reply[#reply+1] = kept[i]
+  else
+    redis.call("HSET", KEYS[1], path, entry)
+  end
+  redis.call("HSET", KEYS[2], folded, path)
+  redis.call("SADD", KEYS[3], path)
+end
+return reply
+`)
+
+// taskFilesScript reads the entries of one task's paths in one round trip.
+//
+// KEYS[1] -> <prefix>{<job>}:outputs:<task>
+// KEYS[2] -> <prefix>{<job>}:files
+//
+// Returns the entry JSON of each path in the task's set.
+var taskFilesScript = redis.NewScript(`
+local out = {}
+for _, path in ipairs(redis.call("SMEMBERS", KEYS[1])) do
+  local e = redis.call("HGET", KEYS[2], path)
+  if e then out[#out+1] = e end
+end
+return out
+`)
+
+// Record stores the files task produced and adds them to job's index, and
+// returns their entries sorted by path.
+//
+// Every path is checked first (ValidatePath, MaxPathLen, MaxFileSize): a
+// refused file fails the whole call with a *PathError naming the task,
+// wrapping ErrInvalidPath or ErrTooLarge, and nothing is stored. Paths
+// equal under case folding, whether within the call or against another
+// task's paths, and a path another task filled with different content fail
+// the call with a *ConflictError wrapping ErrConflict, and nothing is
+// indexed. The same path twice in one call with the same content counts
+// once.
+//
+// Recording what the index already holds, as a redelivered task does, is a
+// no-op. A task recording its own path again with new content, as a retry
+// whose output changed does, replaces its entry; paths an earlier attempt
+// recorded and the retry did not stay in the index. When another task
+// already recorded a path with the same content, the index keeps that
+// task's entry and Record returns it.
+//
+// A file whose Mode has no permission bits gets 0o644; bits other than
+// permissions are dropped.
+func (s *Store) Record(ctx context.Context, job, task string, files []File) ([]Entry, error) {
+	if job == "" || task == "" {
+		return nil, fmt.Errorf("record artifacts: job and task ids must not be empty (job %q, task %q)", job, task)
+	}
+	var w blobWrites
+	entries, err := s.plan(&w, task, files)
+	if err != nil {
+		return nil, fmt.Errorf("record artifacts in job %s: %w", job, err)
+	}
+	if len(entries) == 0 {
+		return entries, nil
+	}
+	if err := s.writeBlobs(ctx, &w); err != nil {
+		return nil, fmt.Errorf("record artifacts of task %s in job %s: store blobs: %w", task, job, err)
+	}
+	args := make([]any, 1, 1+3*len(entries))
+	args[0] = task
+	for _, e := range entries {
+		js, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("record artifacts of task %s in job %s: encode entry %s: %w", task, job, e.Path, err)
+		}
+		args = append(args, e.Path, fold(e.Path), js)
+	}
+	idx := []string{s.keys.Files(job), s.keys.Fold(job), s.keys.Outputs(job, task)}
+	reply, err := recordScript.Run(ctx, s.rdb, idx, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("record artifacts of task %s in job %s: %w", task, job, err)
+	}
+	if err := applyReply(entries, task, reply); err != nil {
+		return nil, fmt.Errorf("record artifacts of task %s in job %s: %w", task, job, err)
+	}
+	return entries, nil
+}
+
+// plan validates files, plans their blob writes into w and returns their
+// entries sorted by path, without duplicates.
+func (s *Store) plan(w *blobWrites, task string, files []File) ([]Entry, error) {
+	entries := make([]Entry, 0, len(files))
+	byFold := make(map[string]int, len(files)) // folded path -> index in entries
+	for _, f := range files {
+		if pe := validatePath(f.Path, s.limits.MaxPathLen); pe != nil {
+			pe.Task = task
+			return nil, pe
+		}
+		if n := int64(len(f.Data)); n > s.limits.MaxFileSize {
+			return nil, &PathError{Path: f.Path, Task: task, Err: ErrTooLarge,
+				Reason: fmt.Sprintf("is %d bytes, over the limit of %d bytes", n, s.limits.MaxFileSize)}
+		}
+		mode := f.Mode.Perm()
+		if mode == 0 {
+			mode = 0o644
+		}
+		e := Entry{Path: f.Path, Digest: s.addBlob(w, f.Data), Size: int64(len(f.Data)), Mode: mode, Task: task}
+		if i, ok := byFold[fold(f.Path)]; ok {
+			prev := entries[i]
+			if prev.Path == e.Path && prev.Digest == e.Digest {
+				continue
+			}
+			return nil, &ConflictError{Path: e.Path, Task: task, OtherPath: prev.Path, OtherTask: task}
+		}
+		byFold[fold(f.Path)] = len(entries)
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	return entries, nil
+}
+
+// applyReply turns the reply of recordScript into a *ConflictError, or
+// puts the entries the index kept from other tasks into entries.
+func applyReply(entries []Entry, task string, reply []string) error {
+	if len(reply) == 4 && reply[0] == "conflict" {
+		return &ConflictError{Path: reply[1], Task: task, OtherPath: reply[2], OtherTask: reply[3]}
+	}
+	if len(reply) == 0 || reply[0] != "ok" || len(reply)%2 != 1 {
+		return fmt.Errorf("unexpected reply from index script: %q", reply)
+	}
+	for k := 1; k < len(reply); k += 2 {
+		i, err := strconv.Atoi(reply[k])
+		if err != nil || i < 1 || i > len(entries) {
+			return fmt.Errorf("unexpected position %q in reply from index script", reply[k])
+		}
+		if err := json.Unmarshal([]byte(reply[k+1]), &entries[i-1]); err != nil {
+			return fmt.Errorf("decode index entry of %s: %w", entries[i-1].Path, err)
+		}
+	}
+	return nil
+}
+
+// Files lists job's artifacts sorted by path; a job with none has an empty
+// list.
+func (s *Store) Files(ctx context.Context, job string) ([]Entry, error) {
+	vals, err := s.rdb.HVals(ctx, s.keys.Files(job)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list artifacts of job %s: %w", job, err)
+	}
+	entries, err := decodeEntries(vals)
+	if err != nil {
+		return nil, fmt.Errorf("list artifacts of job %s: %w", job, err)
+	}
+	return entries, nil
+}
+
+// TaskFiles lists the artifacts task produced, sorted by path. An entry's
+// Task names the first task that wrote that content to the path, which is
+// another task when both produced the same file.
+func (s *Store) TaskFiles(ctx context.Context, job, task string) ([]Entry, error) {
+	idx := []string{s.keys.Outputs(job, task), s.keys.Files(job)}
+	vals, err := taskFilesScript.Run(ctx, s.rdb, idx).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("list artifacts of task %s in job %s: %w", task, job, err)
+	}
+	entries, err := decodeEntries(vals)
+	if err != nil {
+		return nil, fmt.Errorf("list artifacts of task %s in job %s: %w", task, job, err)
+	}
+	return entries, nil
+}
+
+// Read returns the content of job's artifact at path. The error wraps
+// ErrNotFound when the job has no such artifact, and ErrCorrupt when its
+// blob does not match its digest.
+func (s *Store) Read(ctx context.Context, job, path string) ([]byte, error) {
+	js, err := s.rdb.HGet(ctx, s.keys.Files(job), path).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read artifact %q of job %s: %w", path, job, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read artifact %q of job %s: %w", path, job, err)
+	}
+	var e Entry
+	if err := json.Unmarshal([]byte(js), &e); err != nil {
+		return nil, fmt.Errorf("read artifact %q of job %s: decode index entry: %w", path, job, err)
+	}
+	data, err := s.Blob(ctx, e.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("read artifact %q of job %s: %w", path, job, err)
+	}
+	return data, nil
+}
+
+func decodeEntries(vals []string) ([]Entry, error) {
+	entries := make([]Entry, len(vals))
+	for i, v := range vals {
+		if err := json.Unmarshal([]byte(v), &entries[i]); err != nil {
+			return nil, fmt.Errorf("decode index entry %q: %w", v, err)
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	return entries, nil
+}

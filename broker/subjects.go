@@ -1,0 +1,33 @@
+package broker
+
+import "fmt"
+
+// Stream names.
+const (
+	TasksStream  = "ORCH_TASKS"
+	EventsStream = "ORCH_EVENTS"
+	DLQStream    = "ORCH_DLQ"
+)
+
+// TaskSubject is the subject of a role's tasks at one priority:
+// orch.tasks.<role>.<priority>.
+func TaskSubject(role string, p Priority) string { return fmt.Sprintf("orch.tasks.%s.%s", role, p) }
+
+// ConsumerName is the durable pull consumer of a role and priority. The
+// Helm chart's autoscaling triggers name consumers with this function's
+// rule, so keep them in step.
+func ConsumerName(role string, p Priority) string { return fmt.Sprintf("tasks-%s-%s", role, p) }
+
+// TaskEventSubject carries the state changes of one task.
+func TaskEventSubject(job, task string) string {
+	return fmt.Sprintf("orch.events.%s.task.%s", job, task)
+}
+
+// JobEventSubject carries the state changes of the job itself.
+func JobEventSubject(job string) string { return fmt.Sprintf("orch.events.%s.job", job) }
+
+// JobEventsFilter matches every event of a job.
+func JobEventsFilter(job string) string { return fmt.Sprintf("orch.events.%s.>", job) }
+
+// DLQSubject holds a role's dead tasks.
+func DLQSubject(role string) string { return "orch.dlq." + role }

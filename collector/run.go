@@ -1,0 +1,259 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// maxOutput bounds the output a Report keeps: its tail, where a failing
+// test prints its summary.
+const maxOutput = 256 << 10
+
+// outputGrace bounds the wait for the output pipe after the test command's
+// process group is killed: a process that left the group (setsid) could
+// otherwise hold it open for ever.
+const outputGrace = 2 * time.Second
+
+// basePath follows the go binary's directory in the default PATH.
+const basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// RunOptions are the worker's settings for running a tree's tests. Empty
+// fields are left out of the command's environment.
+type RunOptions struct {
+	// GoCache, GoModCache and GoPath become GOCACHE, GOMODCACHE and GOPATH.
+	// Sharing the worker's warm caches lets a generated project build
+	// offline (GOPROXY=off) and fast.
+	GoCache    string
+	GoModCache string
+	GoPath     string
+	// Path is the PATH of the command; if empty, the directory of the go
+	// binary followed by the system directories.
+	Path string
+	// Env is added last and overrides everything else, the manifest's
+	// test.env included.
+	Env map[string]string
+}
+
+// DefaultRunOptions returns the Go caches of this machine, as `go env`
+// reports them (asked once per process). Without a go binary it returns
+// zero options.
+func DefaultRunOptions() RunOptions { return machineGoEnv() }
+
+var machineGoEnv = sync.OnceValue(func() RunOptions {
+	out, err := exec.Command(filepath.Join(goBinDir(), "go"), "env", "-json", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return RunOptions{}
+	}
+	var v struct{ GOCACHE, GOMODCACHE, GOPATH string }
+	if json.Unmarshal(out, &v) != nil {
+		return RunOptions{}
+	}
+	return RunOptions{GoCache: v.GOCACHE, GoModCache: v.GOMODCACHE, GoPath: v.GOPATH}
+})
+
+// goBinDir is the directory of the go binary: the worker's PATH first,
+// then the toolchain this program was built with.
+var goBinDir = sync.OnceValue(func() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return filepath.Dir(abs)
+		}
+	}
+	return filepath.Join(runtime.GOROOT(), "bin")
+})
+
+// Report is the outcome of a tree's test command; the collector stores it
+// as the job's ReportPath artifact.
+type Report struct {
+	Command   []string `json:"command"`
+	Passed    bool     `json:"passed"`
+	ExitCode  int      `json:"exit_code"` // -1 when killed by a signal
+	DurationS float64  `json:"duration_s"`
+	TimedOut  bool     `json:"timed_out"`
+	// Output is the command's combined stdout and stderr, its last 256 KiB.
+	Output string `json:"output"`
+}
+
+// RunTests runs m.Test.Command in dir and reports how it went. Failing
+// tests are a Report with Passed false; the error is non-nil only when the
+// command could not be started (it wraps exec.ErrNotFound when the program
+// is not on the command's PATH).
+//
+// The command runs with a scrubbed environment, so that no secret of the
+// worker reaches generated code: PATH, HOME and TMPDIR (a fresh directory,
+// removed afterwards), LANG=C.UTF-8, offline Go settings (GOFLAGS=-mod=mod,
+// GOPROXY=off, GOSUMDB=off, GOTOOLCHAIN=local, GOWORK=off, CGO_ENABLED=0),
+// the caches of opts, then m.Test.Env, then opts.Env. It runs in its own
+// process group, which is killed when the command exits, times out
+// (m.Test.Timeout or ctx, whichever ends first) or ctx is cancelled, so
+// nothing it started outlives it.
+func RunTests(ctx context.Context, dir string, m *Manifest, opts RunOptions) (*Report, error) {
+	if m == nil || len(m.Test.Command) == 0 {
+		return nil, fmt.Errorf("run tests in %s: %w: no test command", dir, ErrInvalidManifest)
+	}
+	argv := m.Test.Command
+	scratch, err := os.MkdirTemp("", "orchestrate-test-")
+	if err != nil {
+		return nil, fmt.Errorf("run tests in %s: %w", dir, err)
+	}
+	defer removeScratch(scratch)
+	env := testEnv(scratch, m, opts)
+	bin, err := lookPath(argv[0], env["PATH"])
+	if err != nil {
+		return nil, fmt.Errorf("run tests in %s: %w", dir, err)
+	}
+
+	timeout := m.Test.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTestTimeout
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, bin, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Dir = dir
+	cmd.Env = environ(env)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	// An *os.File as stdout makes Wait return when the command exits, not
+	// when every process holding the pipe does; the tail is read here.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("run tests in %s: %w", dir, err)
+	}
+	defer pr.Close()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	start := time.Now()
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return nil, fmt.Errorf("run tests in %s: start %s: %w", dir, argv[0], err)
+	}
+	out := &tailBuffer{max: maxOutput}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(out, pr)
+	}()
+
+	_ = cmd.Wait() // the outcome is in ProcessState
+	elapsed := time.Since(start)
+	ctxErr := runCtx.Err()
+	// Background processes the tests started (servers, sleeps) would hold
+	// the pipe open and outlive the job.
+	_ = killGroup(cmd.Process.Pid)
+	select {
+	case <-copied:
+	case <-time.After(outputGrace):
+		pr.Close() // unblocks the copy
+		<-copied
+	}
+
+	exit := cmd.ProcessState.ExitCode()
+	rep := &Report{
+		Command:   slices.Clone(argv),
+		Passed:    cmd.ProcessState.Success(),
+		ExitCode:  exit,
+		DurationS: math.Round(elapsed.Seconds()*1000) / 1000,
+		Output:    out.String(),
+	}
+	rep.TimedOut = !rep.Passed && errors.Is(ctxErr, context.DeadlineExceeded)
+	return rep, nil
+}
+
+// testEnv builds the command's whole environment; nothing is inherited.
+func testEnv(scratch string, m *Manifest, opts RunOptions) map[string]string {
+	env := map[string]string{
+		"PATH":        opts.Path,
+		"HOME":        scratch,
+		"TMPDIR":      scratch,
+		"LANG":        "C.UTF-8",
+		"GOFLAGS":     "-mod=mod",
+		"GOPROXY":     "off",
+		"GOTOOLCHAIN": "local",
+		"GOWORK":      "off",
+		"CGO_ENABLED": "0",
+		// With GOPROXY=off only modules already in the cache are used, and
+		// those were verified when downloaded; asking sum.golang.org for a
+		// tree without go.sum entries would fail offline.
+		"GOSUMDB": "off",
+	}
+	if env["PATH"] == "" {
+		env["PATH"] = goBinDir() + string(filepath.ListSeparator) + basePath
+	}
+	for k, v := range map[string]string{"GOCACHE": opts.GoCache, "GOMODCACHE": opts.GoModCache, "GOPATH": opts.GoPath} {
+		if v != "" {
+			env[k] = v
+		}
+	}
+	maps.Copy(env, m.Test.Env)
+	maps.Copy(env, opts.Env)
+	return env
+}
+
+func environ(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// lookPath resolves name on the command's PATH, not the worker's, which is
+// what exec.Command would use. Empty PATH elements (the current directory)
+// are skipped: the tree must not shadow a program by accident.
+func lookPath(name, path string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil // relative to the tree (cmd.Dir) or absolute
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w (the test environment's PATH is %s)", &exec.Error{Name: name, Err: exec.ErrNotFound}, path)
+}
+
+// killGroup kills the process group led by pid; a group that is already
+// gone is not an error.
+func killGroup(pid int) error {
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+// removeScratch removes the command's HOME. The go command writes its
+// module cache read-only, so a tree that downloaded into HOME needs its
+// directories made writable before they can be emptied.
+func removeScratch(dir string) {
+	if os.RemoveAll(dir) == nil {
+		return
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	_ = os.RemoveAll(dir)
+}

@@ -1,0 +1,170 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/specialists"
+)
+
+const (
+	goModule     = "module example.com/t\n\ngo 1.26\n"
+	goSource     = "package t\n\n// Add adds.\nfunc Add(a, b int) int { return a + b }\n"
+	manifestYAML = `name: tiny
+test:
+  command: ["go", "test", "./..."]
+  timeout: 5m
+`
+)
+
+// goTree is a job whose tree is a Go module with one test.
+func goTree(job, test string) *memSource {
+	return newMemSource().
+		add(job, "t-plan", "orchestrate.yaml", []byte(manifestYAML), 0).
+		add(job, "t-code", "go.mod", []byte(goModule), 0).
+		add(job, "t-code", "add.go", []byte(goSource), 0).
+		add(job, "t-tests", "add_test.go", []byte(test), 0)
+}
+
+func request(t *testing.T, job string) *specialists.Request {
+	return &specialists.Request{
+		Job: job, Task: job + "-collect", Role: specialists.RoleCollector, Attempt: 1,
+		Workdir: t.TempDir(),
+		Env:     map[string]string{"ORCHESTRATE_TEST_REDIS_URL": "redis://127.0.0.1:1"},
+	}
+}
+
+func TestSkillReportsPassingGoTests(t *testing.T) {
+	test := `package t
+
+import (
+	"os"
+	"testing"
+)
+
+func TestAdd(t *testing.T) {
+	if Add(2, 3) != 5 {
+		t.Fatal("Add(2, 3) != 5")
+	}
+	// The worker's Env reaches generated tests.
+	if os.Getenv("ORCHESTRATE_TEST_REDIS_URL") == "" {
+		t.Fatal("ORCHESTRATE_TEST_REDIS_URL is not set")
+	}
+}
+`
+	skill := Skill(goTree("job-ok", test), DefaultRunOptions())
+	res, err := skill(context.Background(), request(t, "job-ok"))
+	if err != nil {
+		t.Fatalf("skill: %v", err)
+	}
+	if len(res.Files) != 1 || res.Files[0].Path != ReportPath {
+		t.Fatalf("files = %+v, want only %s", res.Files, ReportPath)
+	}
+	if err := artifacts.ValidatePath(res.Files[0].Path); err != nil {
+		t.Errorf("the report's path is not a valid artifact path: %v", err)
+	}
+	rep, err := ReadReport(res.Files[0].Data)
+	if err != nil {
+		t.Fatalf("ReadReport: %v", err)
+	}
+	if !rep.Passed || rep.ExitCode != 0 || rep.TimedOut || !strings.Contains(rep.Output, "ok") || strings.Join(rep.Command, " ") != "go test ./..." {
+		t.Errorf("report = %+v, want a pass of go test ./...", rep)
+	}
+	if !strings.HasPrefix(res.Summary, "tests passed in ") {
+		t.Errorf("summary = %q", res.Summary)
+	}
+	t.Logf("summary: %s", res.Summary)
+}
+
+func TestSkillFailsPermanently(t *testing.T) {
+	failing := `package t
+
+import "testing"
+
+func TestAddOverflows(t *testing.T) {
+	if Add(2, 2) != 5 {
+		t.Fatal("2 + 2 is not 5")
+	}
+}
+`
+	tests := []struct {
+		name    string
+		src     *memSource
+		wantErr error
+		want    []string
+	}{
+		{"a failing Go test names the test, the command and the exit code",
+			goTree("j", failing), ErrTestsFailed,
+			[]string{"TestAddOverflows", "2 + 2 is not 5", "go test ./...", "exited with code 1"}},
+		{"a tree without a manifest cannot pass",
+			newMemSource().add("j", "t-code", "go.mod", []byte(goModule), 0), ErrNoManifest,
+			[]string{ManifestFile}},
+		{"an invalid manifest cannot pass",
+			newMemSource().add("j", "t-plan", "orchestrate.yaml", []byte("test: {}\n"), 0), ErrInvalidManifest,
+			[]string{"test.command"}},
+		{"conflicting artifacts cannot fix themselves",
+			goTree("j", failing).add("j", "t-other", "Add.go", []byte("package t\n"), 0), artifacts.ErrConflict,
+			[]string{"Add.go", "add.go", "t-other", "t-code"}},
+		{"a test program that is not installed cannot pass",
+			newMemSource().add("j", "t-plan", "orchestrate.yaml", []byte("test:\n  command: [no-such-runner-xyz]\n"), 0), nil,
+			[]string{"no-such-runner-xyz"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Skill(tt.src, DefaultRunOptions())(context.Background(), request(t, "j"))
+			if err == nil || !specialists.IsPermanent(err) {
+				t.Fatalf("err = %v, want a permanent error", err)
+			}
+			t.Logf("error: %v", err)
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSkillRetriesWhenTheWorkerStops(t *testing.T) {
+	src := newMemSource().add("j", "t-plan", "orchestrate.yaml",
+		[]byte("test:\n  command: [sh, -c, \"touch started; sleep 30\"]\n"), 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := request(t, "j")
+	done := make(chan error, 1)
+	go func() {
+		_, err := Skill(src, RunOptions{})(ctx, req)
+		done <- err
+	}()
+	waitFor(t, 10*time.Second, "the test command to start", func() bool {
+		_, err := os.Stat(filepath.Join(req.Workdir, "tree", "started"))
+		return err == nil
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || specialists.IsPermanent(err) {
+		t.Fatalf("err = %v, want a retryable context.Canceled", err)
+	}
+}
+
+func TestReadReportRefusesWhatIsNotAReport(t *testing.T) {
+	tests := []struct{ name, data string }{
+		{"invalid JSON is refused", "{"},
+		{"a report without a command is refused", `{"passed": true}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ReadReport([]byte(tt.data)); err == nil {
+				t.Errorf("ReadReport(%s) succeeded", tt.data)
+			}
+		})
+	}
+}

@@ -1,0 +1,182 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/broker"
+	"github.com/orchestrate-dev/orchestrate/collector"
+	"github.com/orchestrate-dev/orchestrate/internal/stack"
+	"github.com/orchestrate-dev/orchestrate/planner"
+)
+
+// JobReport is the one object that --output json prints for a job.
+type JobReport struct {
+	Job   string       `json:"job"`
+	Name  string       `json:"name,omitempty"`
+	State string       `json:"state"`
+	Out   string       `json:"out,omitempty"`
+	Tasks []TaskReport `json:"tasks"`
+	Tests *TestsReport `json:"tests"`
+}
+
+// TaskReport is one task of a JobReport.
+type TaskReport struct {
+	ID       string `json:"id"`
+	Role     string `json:"role"`
+	Skill    string `json:"skill"`
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	Worker   string `json:"worker"`
+	Error    string `json:"error,omitempty"`
+}
+
+// TestsReport says how the collector's test run went.
+type TestsReport struct {
+	Command   []string `json:"command"`
+	Passed    bool     `json:"passed"`
+	DurationS float64  `json:"duration_s"`
+}
+
+// jobReport reads a job's status and, when the collector ran, its tests.
+func jobReport(ctx context.Context, st *stack.Stack, job, out string) (*JobReport, error) {
+	js, err := st.Ledger.Job(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	r := &JobReport{Job: job, Name: js.Name, State: js.State, Out: out, Tasks: []TaskReport{}}
+	for _, t := range js.Tasks {
+		r.Tasks = append(r.Tasks, TaskReport{ID: t.ID, Role: t.Role, Skill: t.Skill, State: t.State, Attempts: t.Attempts, Worker: t.Worker, Error: t.Error})
+	}
+	data, err := st.Store.Read(ctx, job, collector.ReportPath)
+	switch {
+	case err == nil:
+		rep, err := collector.ReadReport(data)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", job, err)
+		}
+		r.Tests = &TestsReport{Command: rep.Command, Passed: rep.Passed, DurationS: rep.DurationS}
+	case !errors.Is(err, artifacts.ErrNotFound):
+		return nil, err
+	}
+	return r, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printReport writes a job report for people.
+func printReport(w io.Writer, r *JobReport) {
+	fmt.Fprintf(w, "job %s: %s\n", r.Job, r.State)
+	for _, t := range r.Tasks {
+		line := fmt.Sprintf("  %-24s %-26s %-10s attempts=%d worker=%s", t.ID, t.Role, t.State, t.Attempts, t.Worker)
+		if t.Error != "" {
+			line += "  error: " + firstLine(t.Error)
+		}
+		fmt.Fprintln(w, line)
+	}
+	if r.Tests != nil {
+		verdict := "failed"
+		if r.Tests.Passed {
+			verdict = "passed"
+		}
+		fmt.Fprintf(w, "tests: %v %s in %.1fs\n", r.Tests.Command, verdict, r.Tests.DurationS)
+	}
+	if r.Out != "" {
+		fmt.Fprintf(w, "tree: %s\n", r.Out)
+	}
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// waitJob follows a job until it succeeds or fails, writing one line per
+// event to progress (when not nil).
+func waitJob(ctx context.Context, st *stack.Stack, job string, progress io.Writer) (*planner.JobStatus, error) {
+	if progress != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			_ = st.Broker.Watch(wctx, job, func(e broker.Event) bool {
+				fmt.Fprintln(progress, formatEvent(e))
+				return true
+			})
+		}()
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		js, err := st.Ledger.JobSummary(ctx, job)
+		if err != nil {
+			return nil, err
+		}
+		if js.Done() {
+			return js, nil
+		}
+		select {
+		case <-ctx.Done():
+			return js, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func formatEvent(e broker.Event) string {
+	s := e.Time.Format("15:04:05.000") + " "
+	if e.Task == "" {
+		s += "job " + e.Kind
+	} else {
+		s += fmt.Sprintf("%-24s %s", e.Task, e.Kind)
+	}
+	if e.Worker != "" {
+		s += " by " + e.Worker
+	}
+	if e.Attempt > 1 {
+		s += fmt.Sprintf(" (attempt %d)", e.Attempt)
+	}
+	if e.Error != "" {
+		s += ": " + firstLine(e.Error)
+	}
+	return s
+}
+
+// finish prints a job's outcome and turns a failed job into ErrJobFailed.
+func finish(ctx context.Context, f *Factory, st *stack.Stack, job, out, output string) error {
+	r, err := jobReport(ctx, st, job, out)
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		if err := writeJSON(f.IO.Out, r); err != nil {
+			return err
+		}
+	} else {
+		printReport(f.IO.Out, r)
+	}
+	if r.State != planner.JobSucceeded {
+		return fmt.Errorf("%w: job %s is %s", ErrJobFailed, job, r.State)
+	}
+	return nil
+}
+
+func checkOutput(output string) error {
+	switch output {
+	case "", "text", "json":
+		return nil
+	}
+	return usagef("--output %q: want text or json", output)
+}

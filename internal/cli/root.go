@@ -1,0 +1,205 @@
+// Package cli holds the orchestrate commands. Each command has an options
+// struct, a NewCmdX constructor that only parses and validates flags, and a
+// runX function that does the work, so that both halves are testable.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/orchestrate-dev/orchestrate/broker"
+	"github.com/orchestrate-dev/orchestrate/internal/stack"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+// IOStreams are the standard streams of a command, replaceable in tests.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// Globals are the settings every command shares.
+type Globals struct {
+	NATS      string
+	Redis     string
+	Prefix    string
+	DataDir   string
+	LogLevel  string
+	LogFormat string
+	Config    string
+}
+
+// Factory gives commands their dependencies.
+type Factory struct {
+	IO      IOStreams
+	Globals Globals
+	log     *zap.Logger
+}
+
+// Logger returns the process logger, built on first use from the log
+// flags; it writes to the error stream.
+func (f *Factory) Logger() *zap.Logger {
+	if f.log != nil {
+		return f.log
+	}
+	level, err := zapcore.ParseLevel(f.Globals.LogLevel)
+	if err != nil {
+		level = zapcore.WarnLevel
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if f.Globals.LogFormat == "json" {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	} else {
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	f.log = zap.New(zapcore.NewCore(enc, zapcore.AddSync(f.IO.ErrOut), level))
+	return f.log
+}
+
+// StackOptions are the stack options from the global settings.
+func (f *Factory) StackOptions(embed bool) stack.Options {
+	return stack.Options{
+		NATSURL: f.Globals.NATS, RedisURL: f.Globals.Redis, Prefix: f.Globals.Prefix,
+		Embed: embed, DataDir: f.Globals.DataDir, Log: f.Logger(),
+	}
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "orchestrate",
+		Short: "Turn a goal into a working, tested project with distributed specialist agents",
+		Long: `orchestrate decomposes a goal into a plan of subtasks owned by specialist
+roles, runs them on worker pools over NATS JetStream, stores what they
+produce in Redis, and assembles a project tree whose tests it runs.
+
+With no --nats/--redis (or ORCHESTRATE_NATS_URL/ORCHESTRATE_REDIS_URL),
+"run" starts embedded servers in-process. Every flag can also be set with
+ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.`,
+		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --out ml-system
+  orchestrate up
+  orchestrate worker --roles data-science-analyst --max-agents 4
+  orchestrate submit "Build production ML system for customer churn prediction with real-time inference" --decompose --wait`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnvAndConfig(cmd)
+		},
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetIn(f.IO.In)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.Globals.NATS, "nats", "", "NATS server URL (env ORCHESTRATE_NATS_URL); empty starts an embedded server where the command allows it")
+	pf.StringVar(&f.Globals.Redis, "redis", "", "Redis URL, redis:// or rediss:// (env ORCHESTRATE_REDIS_URL); empty starts an embedded server where the command allows it")
+	pf.StringVar(&f.Globals.Prefix, "prefix", "orch:", "prefix of every Redis key")
+	pf.StringVar(&f.Globals.DataDir, "data-dir", stack.DefaultDataDir(), "where embedded servers keep their files")
+	pf.StringVar(&f.Globals.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	pf.StringVar(&f.Globals.LogFormat, "log-format", "console", "log format: console or json")
+	pf.StringVar(&f.Globals.Config, "config", "", "config file (YAML, keys are flag names); default $XDG_CONFIG_HOME/orchestrate/config.yaml when it exists")
+
+	root.AddCommand(
+		NewCmdRun(f, nil),
+		NewCmdWorker(f, nil),
+		NewCmdSubmit(f, nil),
+		NewCmdStatus(f, nil),
+		NewCmdJobs(f, nil),
+		NewCmdCollect(f, nil),
+		NewCmdUp(f, nil),
+		NewCmdBench(f, nil),
+		NewCmdVersion(f),
+	)
+	return root
+}
+
+// NewCmdVersion prints the version.
+func NewCmdVersion(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(f.IO.Out, "orchestrate", Version)
+			return err
+		},
+	}
+}
+
+// Exit codes, documented in the README.
+const (
+	ExitOK          = 0
+	ExitJobFailed   = 1
+	ExitUsage       = 2
+	ExitUnreachable = 3
+	ExitInterrupted = 130
+)
+
+// ErrJobFailed: the job ended in a state other than succeeded.
+var ErrJobFailed = errors.New("job failed")
+
+// usageError marks bad flags or arguments.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// ExitCode maps an error to the process exit code. It is the only place
+// that knows the mapping.
+func ExitCode(err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, broker.ErrUnreachable), errors.Is(err, stack.ErrRedisUnreachable), errors.Is(err, stack.ErrNoServers):
+		return ExitUnreachable
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &u), isBadInput(err):
+		return ExitUsage
+	default:
+		return ExitJobFailed
+	}
+}
+
+// Execute runs the command line and returns the exit code. SIGINT and
+// SIGTERM cancel the command's context, which commands treat as a request
+// to shut down gracefully.
+func Execute(args []string, streams IOStreams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := &Factory{IO: streams}
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if f.log != nil {
+		_ = f.log.Sync()
+	}
+	if err != nil {
+		fmt.Fprintln(streams.ErrOut, "orchestrate:", err)
+		code := ExitCode(err)
+		if code == ExitUsage && errors.As(err, new(usageError)) {
+			fmt.Fprintln(streams.ErrOut, "Run 'orchestrate --help' for usage.")
+		}
+		return code
+	}
+	return ExitOK
+}

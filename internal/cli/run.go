@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/orchestrate-dev/orchestrate/collector"
+	"github.com/orchestrate-dev/orchestrate/internal/stack"
+	"github.com/orchestrate-dev/orchestrate/planner"
+	"github.com/orchestrate-dev/orchestrate/workers"
+)
+
+// RunOptions are the inputs of `orchestrate run`.
+type RunOptions struct {
+	Goal      string
+	MaxAgents int
+	Out       string
+	Output    string
+	Roles     []string
+	Grace     time.Duration
+}
+
+// NewCmdRun builds `orchestrate run [GOAL]`.
+func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	opts := &RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [GOAL]",
+		Short: "Plan a goal, execute it with local agents and collect the tested tree; without a goal, serve as an agent pool",
+		Long: `With a goal, run plans it without questions, executes the plan with
+--max-agents local agents, collects the project tree into --out and exits 0
+only when the tree's own tests passed. Without --nats/--redis it starts
+embedded servers, so nothing needs to be installed.
+
+Without a goal, run serves every role (or --roles) as an agent pool against
+the configured servers until interrupted.`,
+		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --max-agents 4 --out ml-system
+  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --out ml-system --output json
+  orchestrate run --max-agents 4`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Goal = args[0]
+			}
+			if opts.MaxAgents < 1 {
+				return usagef("--max-agents %d: want at least 1", opts.MaxAgents)
+			}
+			if err := checkOutput(opts.Output); err != nil {
+				return err
+			}
+			if opts.Goal != "" && opts.Out == "" {
+				return usagef("--out DIR is required with a goal: the directory the project tree is written to")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			if opts.Goal == "" {
+				return serve(cmd.Context(), f, opts.Roles, opts.MaxAgents, opts.Grace)
+			}
+			return runGoal(cmd.Context(), f, opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.MaxAgents, "max-agents", 4, "tasks run at once")
+	cmd.Flags().StringVar(&opts.Out, "out", "", "directory to write the project tree to (must not exist or be empty)")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringSliceVar(&opts.Roles, "roles", nil, "roles to serve without a goal (default: all)")
+	cmd.Flags().DurationVar(&opts.Grace, "grace", 30*time.Second, "on interrupt, how long running tasks may finish before they are handed back")
+	return cmd
+}
+
+func runGoal(ctx context.Context, f *Factory, opts *RunOptions) error {
+	out, err := filepath.Abs(opts.Out)
+	if err != nil {
+		return usagef("--out %s: %v", opts.Out, err)
+	}
+	if err := collector.CheckWritable(out); err != nil {
+		return usagef("--out: %v", err)
+	}
+	plan, err := planner.Decompose(opts.Goal, nil)
+	if err != nil {
+		return err
+	}
+
+	so := f.StackOptions(true)
+	if so.NATSURL == "" || so.RedisURL == "" {
+		// A private directory per run, so that runs side by side and a
+		// running `orchestrate up` never share a store.
+		dir, err := os.MkdirTemp(mkdirAll(f.Globals.DataDir), "run-")
+		if err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		so.DataDir = dir
+	}
+	st, err := stack.Open(ctx, so)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := plan.Validate(st.Skills); err != nil {
+		return err
+	}
+	if err := st.Broker.EnsureTopology(ctx, st.Skills.Roles()); err != nil {
+		return err
+	}
+	pool, err := workers.NewPool(workers.Deps{
+		Broker: st.Broker, Ledger: st.Ledger, Store: st.Store, Skills: st.Skills, Redis: st.Redis, Log: f.Logger(),
+	}, workers.Config{Roles: st.Skills.Roles(), MaxAgents: opts.MaxAgents, Grace: opts.Grace})
+	if err != nil {
+		return err
+	}
+	if err := pool.Start(ctx); err != nil {
+		return err
+	}
+	defer pool.Shutdown(context.Background())
+
+	job, err := st.Submitter().Submit(ctx, plan)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.ErrOut, "job %s: %d subtasks, %d agents\n", job, len(plan.Subtasks()), opts.MaxAgents)
+	js, err := waitJob(ctx, st, job, f.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	pool.Shutdown(ctx)
+	if js.State == planner.JobSucceeded {
+		if _, err := collector.Assemble(ctx, st.Store, job, out); err != nil {
+			return fmt.Errorf("collect job %s into %s: %w", job, out, err)
+		}
+	} else {
+		out = ""
+	}
+	return finish(ctx, f, st, job, out, opts.Output)
+}
+
+// serve runs an agent pool until ctx is cancelled, then shuts it down
+// gracefully.
+func serve(ctx context.Context, f *Factory, roles []string, maxAgents int, grace time.Duration) error {
+	st, err := stack.Open(ctx, f.StackOptions(false))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(roles) == 0 {
+		roles = st.Skills.Roles()
+	}
+	for _, r := range roles {
+		if !st.Skills.HasRole(r) {
+			return usagef("--roles: unknown role %q (known: %v)", r, st.Skills.Roles())
+		}
+	}
+	if err := st.Broker.EnsureTopology(ctx, roles); err != nil {
+		return err
+	}
+	pool, err := workers.NewPool(workers.Deps{
+		Broker: st.Broker, Ledger: st.Ledger, Store: st.Store, Skills: st.Skills, Redis: st.Redis, Log: f.Logger(),
+	}, workers.Config{Roles: roles, MaxAgents: maxAgents, Grace: grace})
+	if err != nil {
+		return err
+	}
+	if err := pool.Start(ctx); err != nil {
+		return err
+	}
+	f.Logger().Info("agents serving", zap.Strings("roles", roles), zap.Int("agents", maxAgents))
+	fmt.Fprintf(f.IO.ErrOut, "serving %v with %d agents; interrupt to stop\n", roles, maxAgents)
+	<-ctx.Done()
+	fmt.Fprintf(f.IO.ErrOut, "stopping: finishing running tasks (up to %s)\n", grace)
+	pool.Shutdown(context.Background())
+	return nil
+}
+
+func mkdirAll(dir string) string {
+	_ = os.MkdirAll(dir, 0o755)
+	return dir
+}

@@ -1,0 +1,208 @@
+// Package stack connects a process to the servers the system runs on —
+// NATS with JetStream and Redis — or, when none are named, starts them
+// embedded, so that every command runs the same code paths either way.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/broker"
+	"github.com/orchestrate-dev/orchestrate/collector"
+	"github.com/orchestrate-dev/orchestrate/internal/redisproc"
+	"github.com/orchestrate-dev/orchestrate/planner"
+	"github.com/orchestrate-dev/orchestrate/specialists"
+	"github.com/orchestrate-dev/orchestrate/specialists/builtin"
+	"github.com/orchestrate-dev/orchestrate/specialists/diag"
+)
+
+// ErrNoServers is returned when a command that needs shared servers is
+// given none.
+var ErrNoServers = errors.New("no servers configured: pass --nats and --redis (or set ORCHESTRATE_NATS_URL and ORCHESTRATE_REDIS_URL; `orchestrate up` prints them for a local stack)")
+
+// ErrRedisUnreachable wraps failures to reach Redis.
+var ErrRedisUnreachable = errors.New("cannot reach Redis")
+
+// Options say where the servers are.
+type Options struct {
+	NATSURL  string
+	RedisURL string
+	// Embed starts embedded servers for whichever URL is empty; without
+	// it an empty URL is ErrNoServers.
+	Embed bool
+	// DataDir holds the embedded servers' storage; required with Embed.
+	DataDir string
+	// NATSPort and RedisPort choose the embedded servers' ports; zero
+	// picks free ones.
+	NATSPort, RedisPort int
+	// Prefix of every Redis key; empty means "orch:".
+	Prefix string
+	Broker broker.Config
+	// Name identifies this client to the NATS server.
+	Name string
+	Log  *zap.Logger
+}
+
+// Stack is a process's view of the system's servers.
+type Stack struct {
+	NATSURL  string
+	RedisURL string
+	// EmbeddedRedis names the kind of embedded Redis ("redis-server" or
+	// "miniredis"), empty when external.
+	EmbeddedRedis string
+
+	Broker *broker.Broker
+	Redis  redis.UniversalClient
+	Ledger *planner.Ledger
+	Store  *artifacts.Store
+	Skills *specialists.Registry
+	Prefix string
+
+	closers []func()
+}
+
+// Open connects to (or starts) the servers. The error of an unreachable
+// server names its URL and comes within a few seconds.
+func Open(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.Name == "" {
+		opts.Name = "orchestrate"
+	}
+	s := &Stack{Prefix: opts.Prefix}
+	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
+
+	if (opts.NATSURL == "" || opts.RedisURL == "") && !opts.Embed {
+		return nil, ErrNoServers
+	}
+	if opts.NATSURL == "" {
+		e, err := broker.StartEmbedded(broker.EmbeddedOptions{Port: opts.NATSPort, StoreDir: filepath.Join(opts.DataDir, "nats")})
+		if err != nil {
+			return fail(err)
+		}
+		s.closers = append(s.closers, e.Shutdown)
+		opts.NATSURL = e.ClientURL()
+		opts.Log.Debug("embedded nats started", zap.String("url", opts.NATSURL))
+	}
+	if opts.RedisURL == "" {
+		url, kind, stop, err := startRedis(ctx, filepath.Join(opts.DataDir, "redis"), opts.RedisPort)
+		if err != nil {
+			return fail(err)
+		}
+		s.closers = append(s.closers, stop)
+		opts.RedisURL, s.EmbeddedRedis = url, kind
+		opts.Log.Debug("embedded redis started", zap.String("url", url), zap.String("kind", kind))
+	}
+	s.NATSURL, s.RedisURL = opts.NATSURL, opts.RedisURL
+
+	rdb, err := ConnectRedis(ctx, opts.RedisURL)
+	if err != nil {
+		return fail(err)
+	}
+	s.Redis = rdb
+	s.closers = append(s.closers, func() { _ = rdb.Close() })
+
+	nc, err := broker.Connect(ctx, opts.NATSURL, opts.Name)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := broker.New(nc, opts.Broker)
+	if err != nil {
+		nc.Close()
+		return fail(err)
+	}
+	s.Broker = b
+	s.closers = append(s.closers, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Close(cctx)
+	})
+
+	s.Ledger = planner.NewLedger(rdb, opts.Prefix)
+	s.Store = artifacts.NewStore(rdb, opts.Prefix, artifacts.Limits{})
+	s.Skills = Skills(s.Store, map[string]string{})
+	return s, nil
+}
+
+// Skills builds the registry of every builtin role: the five specialists,
+// the collector and the diagnostic role.
+func Skills(store *artifacts.Store, _ map[string]string) *specialists.Registry {
+	r := specialists.NewRegistry()
+	builtin.Register(r)
+	diag.Register(r)
+	r.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.DefaultRunOptions()))
+	return r
+}
+
+// Submitter returns a submitter over the stack.
+func (s *Stack) Submitter() *planner.Submitter {
+	return &planner.Submitter{Ledger: s.Ledger, Broker: s.Broker, Skills: s.Skills}
+}
+
+// Close disconnects and stops embedded servers, in reverse order of start.
+func (s *Stack) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// ConnectRedis opens a client for a redis:// or rediss:// URL and checks
+// that the server answers; failure names the URL without its password.
+func ConnectRedis(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis url %s: %w", broker.Redact(rawURL), err)
+	}
+	opt.DialTimeout = 3 * time.Second
+	opt.MaxRetries = 3
+	opt.PoolSize = 64
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("%w at %s: %v", ErrRedisUnreachable, broker.Redact(rawURL), err)
+	}
+	return rdb, nil
+}
+
+// startRedis runs a real redis-server child when one is installed, and the
+// in-process miniredis otherwise.
+func startRedis(ctx context.Context, dir string, port int) (url, kind string, stop func(), err error) {
+	p, err := redisproc.Start(ctx, redisproc.Options{Dir: dir, Port: port, AppendOnly: true})
+	if err == nil {
+		return p.URL(), "redis-server", p.Stop, nil
+	}
+	if !errors.Is(err, redisproc.ErrNotInstalled) {
+		return "", "", nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	m := miniredis.NewMiniRedis()
+	addr := "127.0.0.1:0"
+	if port != 0 {
+		addr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	if err := m.StartAddr(addr); err != nil {
+		return "", "", nil, fmt.Errorf("embedded miniredis on %s: %w", addr, err)
+	}
+	return "redis://" + m.Addr(), "miniredis", m.Close, nil
+}
+
+// DefaultDataDir is where embedded servers keep their files: the user's
+// cache directory, or a temporary one when there is none.
+func DefaultDataDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "orchestrate")
+	}
+	return filepath.Join(os.TempDir(), "orchestrate")
+}

@@ -1,0 +1,176 @@
+package planner_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orchestrate-dev/orchestrate/broker"
+	"github.com/orchestrate-dev/orchestrate/internal/testenv"
+	"github.com/orchestrate-dev/orchestrate/planner"
+)
+
+func newLedger(t *testing.T) *planner.Ledger {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	return planner.NewLedger(r.Client(t), r.Prefix)
+}
+
+func create(t *testing.T, l *planner.Ledger, p *planner.Plan) (string, []*broker.Task) {
+	t.Helper()
+	job := planner.NewJobID(p.Name)
+	tasks, deps := planner.Tasks(job, p)
+	if err := l.Create(context.Background(), job, p, tasks, deps); err != nil {
+		t.Fatal(err)
+	}
+	return job, tasks
+}
+
+func TestConcurrentCompletionsReleaseADependentExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	var subs []planner.Subtask
+	var ids []string
+	for i := range 50 {
+		id := fmt.Sprintf("up%d", i)
+		subs = append(subs, st(id))
+		ids = append(ids, id)
+	}
+	subs = append(subs, st("join", ids...))
+	job, tasks := create(t, l, plan(subs...))
+
+	var wg sync.WaitGroup
+	released := make(chan string, 100)
+	for _, tk := range tasks[:50] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, err := l.Start(ctx, tk, "w", time.Minute, nil); err != nil || !r.Run() {
+				t.Errorf("start %s: %v %v", tk.ID, r, err)
+				return
+			}
+			res, err := l.Complete(ctx, job, tk.ID, "", nil)
+			if err != nil {
+				t.Errorf("complete %s: %v", tk.ID, err)
+				return
+			}
+			for _, r := range res.Ready {
+				released <- r.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(released)
+	var got []string
+	for id := range released {
+		got = append(got, id)
+	}
+	if len(got) != 1 || got[0] != "join" {
+		t.Fatalf("released %v, want [join] once", got)
+	}
+	js, _ := l.JobSummary(ctx, job)
+	if js.Succeeded != 50 || js.State != planner.JobRunning {
+		t.Errorf("job %s with %d succeeded", js.State, js.Succeeded)
+	}
+}
+
+func TestStartSaysWhyATaskMustNotRun(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	job, tasks := create(t, l, plan(st("a"), st("b", "a")))
+	a, b := tasks[0], tasks[1]
+
+	if r, _ := l.Start(ctx, b, "w1", time.Minute, nil); r.Verdict != "waiting" {
+		t.Errorf("a task with dependencies left: verdict %q, want waiting", r.Verdict)
+	}
+	if r, _ := l.Start(ctx, a, "w1", time.Minute, nil); !r.Run() || r.Attempts != 1 {
+		t.Fatalf("first start: %+v", r)
+	}
+	if r, _ := l.Start(ctx, a, "w2", time.Minute, nil); r.Verdict != "busy" {
+		t.Errorf("a second agent under a live lease: verdict %q, want busy", r.Verdict)
+	}
+	if r, _ := l.Start(ctx, a, "w1", time.Minute, nil); !r.Run() || r.Attempts != 2 {
+		t.Errorf("the lease holder's redelivery: %+v, want run at attempt 2", r)
+	}
+	res, err := l.Complete(ctx, job, "a", "ok", nil)
+	if err != nil || !res.First || len(res.Ready) != 1 {
+		t.Fatalf("complete: %+v %v", res, err)
+	}
+	if r, _ := l.Start(ctx, a, "w2", time.Minute, nil); r.Verdict != "succeeded" {
+		t.Errorf("a redelivery after success: verdict %q", r.Verdict)
+	}
+	again, err := l.Complete(ctx, job, "a", "ok", nil)
+	if err != nil || again.First || len(again.Ready) != 1 {
+		t.Errorf("a second completion: %+v %v; want not first, b still offered until queued", again, err)
+	}
+	if err := l.MarkQueued(ctx, job, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := l.Complete(ctx, job, "a", "ok", nil); len(again.Ready) != 0 {
+		t.Errorf("b offered again after it was queued: %+v", again)
+	}
+	stale := *b
+	stale.Generation = -1
+	if r, _ := l.Start(ctx, &stale, "w1", time.Minute, nil); r.Verdict != "stale" {
+		t.Errorf("an older generation: verdict %q", r.Verdict)
+	}
+}
+
+func TestAnExpiredLeaseLetsAnotherAgentTakeOver(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	_, tasks := create(t, l, plan(st("a")))
+	if r, _ := l.Start(ctx, tasks[0], "dead-worker", time.Millisecond, nil); !r.Run() {
+		t.Fatal("first start refused")
+	}
+	testenv.Eventually(t, 2*time.Second, "the lease to expire and another agent to run the task", func() bool {
+		r, err := l.Start(ctx, tasks[0], "w2", time.Minute, nil)
+		return err == nil && r.Run()
+	})
+}
+
+func TestDeathBlocksEverythingDownstream(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	job, _ := create(t, l, plan(st("a"), st("b", "a"), st("c", "b"), st("d", "a", "c"), st("other")))
+	res, err := l.Dead(ctx, job, "a", "boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.JobFailed || len(res.Blocked) != 3 {
+		t.Fatalf("dead result %+v, want job failed and b, c, d blocked", res)
+	}
+	js, _ := l.Job(ctx, job)
+	want := map[string]string{"a": "dead", "b": "blocked", "c": "blocked", "d": "blocked", "other": "ready"}
+	for _, ts := range js.Tasks {
+		if ts.State != want[ts.ID] {
+			t.Errorf("task %s is %s, want %s", ts.ID, ts.State, want[ts.ID])
+		}
+	}
+	if js.State != planner.JobFailed || js.Dead != 1 {
+		t.Errorf("job %s with %d dead", js.State, js.Dead)
+	}
+}
+
+func TestAJobIsListedOnlyOnceAllItsTasksAreWritten(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	var subs []planner.Subtask
+	for i := range 1200 { // more than one pipeline chunk
+		subs = append(subs, st(fmt.Sprintf("t%d", i)))
+	}
+	job, _ := create(t, l, plan(subs...))
+	jobs, err := l.Jobs(ctx, 10)
+	if err != nil || len(jobs) != 1 || jobs[0].ID != job || jobs[0].Total != 1200 {
+		t.Fatalf("jobs = %+v, %v", jobs, err)
+	}
+	js, _ := l.Job(ctx, job)
+	if len(js.Tasks) != 1200 || js.Tasks[1199].ID != "t1199" || js.Tasks[0].State != planner.StateReady {
+		t.Errorf("read back %d tasks", len(js.Tasks))
+	}
+	if _, err := l.JobSummary(ctx, "nope"); err == nil {
+		t.Error("an unknown job was found")
+	}
+}

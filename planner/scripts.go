@@ -1,0 +1,181 @@
+package planner
+
+import "github.com/redis/go-redis/v9"
+
+// Task states in the ledger.
+const (
+	StatePending   = "pending"   // waiting for dependencies
+	StateReady     = "ready"     // dependencies met, not yet published
+	StateQueued    = "queued"    // published to its subject
+	StateRunning   = "running"   // an agent is executing it
+	StateRetrying  = "retrying"  // failed, will be redelivered
+	StateSucceeded = "succeeded" // done; its artifacts are recorded
+	StateDead      = "dead"      // failed for good; in the dead-letter stream
+	StateBlocked   = "blocked"   // an upstream task is dead
+)
+
+// Job states.
+const (
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+)
+
+// startScript claims a task for an agent.
+//
+// KEYS[1] task hash, KEYS[2] job hash
+// ARGV[1] worker id, ARGV[2] now (unix ms), ARGV[3] generation of the
+// message, ARGV[4] lease (ms)
+//
+// Returns {verdict, n}: verdict "run" when the agent should execute it, with
+// n the attempts so far including this one; "busy" when another agent holds
+// an unexpired lease on it (a redelivery raced a slow agent), with n the ms
+// left; otherwise the reason to skip with n = 0: "missing" (no such task),
+// "stale" (an older generation), "waiting" (dependencies not met), or the
+// terminal state ("succeeded", "dead", "blocked").
+var startScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return {'missing', 0} end
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
+if tonumber(ARGV[3]) < gen then return {'stale', 0} end
+if st == 'succeeded' or st == 'dead' or st == 'blocked' then return {st, 0} end
+if tonumber(redis.call('HGET', KEYS[1], 'deps_left') or '0') > 0 then return {'waiting', 0} end
+local now = tonumber(ARGV[2])
+if st == 'running' and redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then
+  local left = tonumber(redis.call('HGET', KEYS[1], 'lease_ms') or '0') - now
+  if left > 0 then return {'busy', left} end
+end
+local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_ms', ARGV[2], 'lease_ms', now + tonumber(ARGV[4]))
+redis.call('HSET', KEYS[2], 'updated_ms', ARGV[2])
+return {'run', n}
+`)
+
+// extendScript renews an agent's lease on a running task.
+//
+// KEYS[1] task hash; ARGV[1] worker id, ARGV[2] lease end (unix ms)
+//
+// Returns 1, or 0 when the task is no longer this worker's running task.
+var extendScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'worker') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'lease_ms', ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// completeScript marks a task succeeded and releases its dependents.
+//
+// KEYS[1] task hash, KEYS[2] job hash, KEYS[3] the task's dependents set
+// ARGV[1] key base of the job ("<prefix>{<job>}:"), ARGV[2] now (unix ms),
+// ARGV[3] summary
+//
+// The dependents' task hashes are built from ARGV[1]; they share the job's
+// hash tag, so they live in the same cluster slot.
+//
+// Returns {first, job_done, msg...}: first is 1 when this call made the
+// task succeed (0 for a redelivery of a succeeded task); job_done is 1 when
+// this call finished the job; then the stored messages of every dependent
+// that is ready but not yet queued, for the caller to publish.
+var completeScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return redis.error_reply('no such task') end
+local deps = redis.call('SMEMBERS', KEYS[3])
+local first, done = 0, 0
+if st ~= 'succeeded' then
+  if st == 'dead' or st == 'blocked' then return redis.error_reply('task is ' .. st) end
+  first = 1
+  redis.call('HSET', KEYS[1], 'state', 'succeeded', 'finished_ms', ARGV[2], 'error', '', 'summary', ARGV[3])
+  redis.call('HINCRBY', KEYS[2], 'succeeded', 1)
+  local rem = redis.call('HINCRBY', KEYS[2], 'remaining', -1)
+  for _, d in ipairs(deps) do
+    local dk = ARGV[1] .. 'task:' .. d
+    if redis.call('HINCRBY', dk, 'deps_left', -1) == 0 and redis.call('HGET', dk, 'state') == 'pending' then
+      redis.call('HSET', dk, 'state', 'ready')
+    end
+  end
+  redis.call('HSET', KEYS[2], 'updated_ms', ARGV[2])
+  if rem == 0 then
+    redis.call('HSET', KEYS[2], 'state', 'succeeded', 'finished_ms', ARGV[2])
+    done = 1
+  end
+end
+local out = {first, done}
+for _, d in ipairs(deps) do
+  local dk = ARGV[1] .. 'task:' .. d
+  if redis.call('HGET', dk, 'state') == 'ready' then
+    table.insert(out, redis.call('HGET', dk, 'msg'))
+  end
+end
+return out
+`)
+
+// queuedScript records that ready tasks were published.
+//
+// KEYS task hashes; ARGV[1] now (unix ms)
+//
+// Only a task still "ready" changes: an agent may already have started it.
+// Returns the number of tasks changed.
+var queuedScript = redis.NewScript(`
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('HGET', k, 'state') == 'ready' then
+    redis.call('HSET', k, 'state', 'queued', 'queued_ms', ARGV[1])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// retryScript records a transient failure.
+//
+// KEYS[1] task hash; ARGV[1] error text, ARGV[2] now (unix ms)
+//
+// Returns 1, or 0 when the task was already terminal.
+var retryScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if st == 'succeeded' or st == 'dead' or st == 'blocked' or not st then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'retrying', 'error', ARGV[1], 'failed_ms', ARGV[2])
+return 1
+`)
+
+// deadScript records a failure for good and blocks everything downstream.
+//
+// KEYS[1] task hash, KEYS[2] job hash
+// ARGV[1] key base of the job, ARGV[2] task id, ARGV[3] error text,
+// ARGV[4] now (unix ms)
+//
+// Returns {job_failed_now, blocked ids...}; job_failed_now is 1 when this
+// call moved the job to failed.
+var deadScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return redis.error_reply('no such task') end
+if st == 'succeeded' then return {0} end
+local out = {0}
+if st ~= 'dead' then
+  redis.call('HSET', KEYS[1], 'state', 'dead', 'error', ARGV[3], 'finished_ms', ARGV[4])
+  redis.call('HINCRBY', KEYS[2], 'dead', 1)
+end
+if redis.call('HGET', KEYS[2], 'state') == 'running' then
+  redis.call('HSET', KEYS[2], 'state', 'failed', 'finished_ms', ARGV[4])
+  out[1] = 1
+end
+redis.call('HSET', KEYS[2], 'updated_ms', ARGV[4])
+local queue, seen = {ARGV[2]}, {}
+while #queue > 0 do
+  local id = table.remove(queue)
+  for _, d in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'dependents:' .. id)) do
+    if not seen[d] then
+      seen[d] = true
+      local dk = ARGV[1] .. 'task:' .. d
+      local ds = redis.call('HGET', dk, 'state')
+      if ds ~= 'succeeded' and ds ~= 'dead' and ds ~= 'blocked' then
+        redis.call('HSET', dk, 'state', 'blocked', 'error', 'upstream task ' .. ARGV[2] .. ' is dead')
+        table.insert(out, d)
+      end
+      table.insert(queue, d)
+    end
+  end
+end
+return out
+`)

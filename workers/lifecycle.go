@@ -1,0 +1,247 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/broker"
+	"github.com/orchestrate-dev/orchestrate/planner"
+	"github.com/orchestrate-dev/orchestrate/specialists"
+)
+
+// process takes one delivered message through the task lifecycle:
+// claim in the ledger, execute, record artifacts, complete and release
+// dependents, then ack. Any step may be repeated after a crash; each is
+// idempotent, so a redelivery changes nothing that was already done.
+func (p *Pool) process(ctx context.Context, a *agent, m jetstream.Msg) {
+	t, err := broker.DecodeTask(m.Data())
+	if err != nil {
+		p.deadLetterUndecodable(ctx, a, m, err)
+		return
+	}
+	delivered := 1
+	if md, err := m.Metadata(); err == nil {
+		delivered = int(md.NumDelivered)
+	}
+	lease := p.deps.Broker.Config().AckWait
+	claim, err := p.deps.Ledger.Start(ctx, t, a.id, lease, a.busy(ctx, t))
+	if err != nil {
+		p.log.Warn("claim task", zap.String("task", t.ID), zap.Error(err))
+		_ = m.NakWithDelay(retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+		return
+	}
+	switch claim.Verdict {
+	case "run":
+	case "busy":
+		// Another agent runs it under a live lease: this is a stale
+		// delivery. Leave it to that agent's ack.
+		return
+	case planner.StateSucceeded:
+		// A redelivery after the task succeeded, perhaps before its
+		// dependents were published: publish any still waiting.
+		if err := p.releaseAgain(ctx, t); err != nil {
+			p.log.Warn("re-release dependents", zap.String("task", t.ID), zap.Error(err))
+			_ = m.NakWithDelay(retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+			return
+		}
+		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventSkipped, Worker: a.id, Summary: "already succeeded"})
+		_ = m.Ack()
+		return
+	default:
+		_ = m.Ack()
+		return
+	}
+	p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRunning, Worker: a.id, Attempt: claim.Attempts})
+	if p.cfg.OnStart != nil {
+		p.cfg.OnStart(t, a.id)
+	}
+	res, err := p.execute(ctx, a, t, claim.Attempts, m)
+	if err == nil {
+		err = p.succeed(ctx, a, t, res, m)
+		if err == nil {
+			return
+		}
+	}
+	p.fail(ctx, a, t, m, delivered, claim.Attempts, err)
+}
+
+// execute runs the skill with a timeout, keeps the message (and the lease)
+// alive while it runs long, and turns a panic into an error.
+func (p *Pool) execute(ctx context.Context, a *agent, t *broker.Task, attempt int, m jetstream.Msg) (res *specialists.Result, err error) {
+	skill, err := p.deps.Skills.Lookup(t.Role, t.Skill)
+	if err != nil {
+		return nil, specialists.Permanent(err)
+	}
+	timeout := p.cfg.TaskTimeout
+	if t.Timeout > 0 {
+		timeout = t.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	lease := p.deps.Broker.Config().AckWait
+	var keepAlive *time.Timer
+	keepAlive = time.AfterFunc(lease/3, func() {
+		_ = m.InProgress()
+		_ = p.deps.Ledger.Extend(ctx, t.Job, t.ID, a.id, lease)
+		keepAlive.Reset(lease / 3)
+	})
+	defer keepAlive.Stop()
+
+	dir, err := os.MkdirTemp(p.cfg.WorkDir, "orchestrate-task-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("skill %s/%s panicked: %v\n%s", t.Role, t.Skill, r, debug.Stack())
+		}
+	}()
+	res, err = skill(ctx, &specialists.Request{
+		Job: t.Job, Task: t.ID, Role: t.Role, Skill: t.Skill, Title: t.Title,
+		Instructions: t.Instructions, Params: t.Params, Inputs: t.Inputs,
+		Attempt: attempt, Workdir: dir, Artifacts: p.deps.Store, Env: p.cfg.Env,
+	})
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("task timed out after %s: %w", timeout, err)
+	}
+	if err == nil && res == nil {
+		res = &specialists.Result{}
+	}
+	return res, err
+}
+
+// succeed records the artifacts, completes the task in the ledger,
+// publishes the dependents it released and acks the message.
+func (p *Pool) succeed(ctx context.Context, a *agent, t *broker.Task, res *specialists.Result, m jetstream.Msg) error {
+	if len(res.Files) > 0 {
+		if _, err := p.deps.Store.Record(ctx, t.Job, t.ID, res.Files); err != nil {
+			if errors.Is(err, artifacts.ErrInvalidPath) || errors.Is(err, artifacts.ErrConflict) || errors.Is(err, artifacts.ErrTooLarge) {
+				return specialists.Permanent(err)
+			}
+			return err
+		}
+	}
+	done, err := p.deps.Ledger.Complete(ctx, t.Job, t.ID, res.Summary, a.idle(ctx, true))
+	if err != nil {
+		return err
+	}
+	if done.First {
+		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventSucceeded, Worker: a.id, Summary: res.Summary})
+	}
+	if err := planner.Release(ctx, p.deps.Broker, p.deps.Ledger, t.Job, done.Ready); err != nil {
+		return err
+	}
+	if done.JobDone {
+		p.event(broker.Event{Job: t.Job, Kind: broker.EventJobSucceeded, Worker: a.id})
+	}
+	_ = m.Ack()
+	return nil
+}
+
+func (p *Pool) releaseAgain(ctx context.Context, t *broker.Task) error {
+	done, err := p.deps.Ledger.Complete(ctx, t.Job, t.ID, "", nil)
+	if err != nil {
+		return err
+	}
+	return planner.Release(ctx, p.deps.Broker, p.deps.Ledger, t.Job, done.Ready)
+}
+
+// fail decides between handing the task back (shutdown), retrying it with
+// backoff, and dead-lettering it.
+func (p *Pool) fail(ctx context.Context, a *agent, t *broker.Task, m jetstream.Msg, delivered, attempts int, cause error) {
+	bg := context.WithoutCancel(ctx)
+	if ctx.Err() != nil {
+		// Shutdown cancelled the task: not its fault; another agent
+		// takes it from the start.
+		_ = p.deps.Ledger.Retry(bg, t.Job, t.ID, "interrupted by worker shutdown")
+		p.setIdle(bg, a)
+		_ = m.Nak()
+		return
+	}
+	errText := cause.Error()
+	maxDeliver := p.deps.Broker.Config().MaxDeliver
+	if !specialists.IsPermanent(cause) && delivered < maxDeliver {
+		delay := retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax)
+		if err := p.deps.Ledger.Retry(ctx, t.Job, t.ID, errText); err != nil {
+			p.log.Warn("record retry", zap.String("task", t.ID), zap.Error(err))
+		}
+		p.setIdle(ctx, a)
+		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRetrying, Worker: a.id, Attempt: attempts, Error: errText})
+		p.log.Info("task failed, will retry", zap.String("job", t.Job), zap.String("task", t.ID), zap.Int("delivery", delivered), zap.Duration("delay", delay), zap.Error(cause))
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	if err := p.deps.Broker.DeadLetter(ctx, t.Role, m.Data(), t.Job, t.ID, errText, a.id, attempts); err != nil {
+		p.log.Warn("dead-letter", zap.String("task", t.ID), zap.Error(err))
+		_ = m.NakWithDelay(retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+		return
+	}
+	dead, err := p.deps.Ledger.Dead(ctx, t.Job, t.ID, errText)
+	if err != nil {
+		p.log.Warn("record death", zap.String("task", t.ID), zap.Error(err))
+	}
+	p.setIdle(ctx, a)
+	p.log.Warn("task dead", zap.String("job", t.Job), zap.String("task", t.ID), zap.Int("attempts", attempts), zap.Error(cause))
+	p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventDead, Worker: a.id, Attempt: attempts, Error: errText})
+	for _, b := range dead.Blocked {
+		p.event(broker.Event{Job: t.Job, Task: b, Kind: broker.EventBlocked, Error: "upstream task " + t.ID + " is dead"})
+	}
+	if dead.JobFailed {
+		p.event(broker.Event{Job: t.Job, Kind: broker.EventJobFailed, Error: fmt.Sprintf("task %s: %s", t.ID, errText)})
+	}
+	_ = m.Term()
+}
+
+// deadLetterUndecodable moves a message that is not a task to the
+// dead-letter stream: no retry can make it valid.
+func (p *Pool) deadLetterUndecodable(ctx context.Context, a *agent, m jetstream.Msg, cause error) {
+	role := "unknown"
+	if md, err := m.Metadata(); err == nil {
+		role = roleOfSubject(md.Stream, m.Subject())
+	}
+	if err := p.deps.Broker.DeadLetter(ctx, role, m.Data(), "", "", cause.Error(), a.id, 1); err != nil {
+		p.log.Warn("dead-letter undecodable message", zap.Error(err))
+		_ = m.NakWithDelay(p.cfg.RetryMax)
+		return
+	}
+	p.log.Warn("undecodable task message dead-lettered", zap.String("subject", m.Subject()), zap.Error(cause))
+	_ = m.Term()
+}
+
+// roleOfSubject extracts <role> from orch.tasks.<role>.<priority>.
+func roleOfSubject(_ string, subject string) string {
+	const prefix = "orch.tasks."
+	if len(subject) <= len(prefix) {
+		return "unknown"
+	}
+	rest := subject[len(prefix):]
+	for i := len(rest) - 1; i >= 0; i-- {
+		if rest[i] == '.' {
+			return rest[:i]
+		}
+	}
+	return rest
+}
+
+func (p *Pool) setIdle(ctx context.Context, a *agent) {
+	pipe := p.rdb.Pipeline()
+	a.idle(ctx, false)(pipe)
+	_, _ = pipe.Exec(ctx)
+}
+
+func (p *Pool) event(e broker.Event) {
+	if err := p.deps.Broker.PublishEvent(e); err != nil {
+		p.log.Warn("publish event", zap.String("kind", e.Kind), zap.Error(err))
+	}
+}

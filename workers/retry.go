@@ -1,0 +1,25 @@
+package workers
+
+import (
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// retryDelay is the wait before the given delivery (1-based) of a task that
+// failed: exponential from initial, capped at max, with ±50% jitter so that
+// the retries of many tasks that failed together spread out.
+func retryDelay(attempt int, initial, max time.Duration) time.Duration {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = initial
+	b.MaxInterval = max
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.5
+	b.MaxElapsedTime = 0
+	b.Reset()
+	d := b.NextBackOff()
+	for i := 1; i < attempt; i++ {
+		d = b.NextBackOff()
+	}
+	return d
+}
