@@ -11,63 +11,80 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// recordScript adds one task's files to its job's index, all or nothing:
-// it checks every file before it writes any.
+// IndexLua defines the Lua function record_files, which adds one task's
+// files to its job's index, all or nothing: it checks every file before it
+// writes any. Other packages' scripts that must record artifacts in the
+// same atomic step (the ledger's completion) are built from it, so the
+// rules live here alone.
 //
-// KEYS[1] -> <prefix>{<job>}:files           hash path -> entry JSON
-// KEYS[2] -> <prefix>{<job>}:fold            hash folded path -> path
-// KEYS[3] -> <prefix>{<job>}:outputs:<task>  set of the task's paths
+//	record_files(files_key, fold_key, outputs_key, task, args, first, n)
 //
-// ARGV[1] -> the task id
-// then for the i-th file (i from 1), sorted by path and free of duplicates:
-// ARGV[3i-1] -> path
-// ARGV[3i]   -> folded path
-// ARGV[3i+1] -> entry JSON
+// files_key is <prefix>{<job>}:files (hash path -> entry JSON), fold_key
+// <prefix>{<job>}:fold (hash folded path -> path), outputs_key
+// <prefix>{<job>}:outputs:<task> (set of the task's paths). The i-th of the
+// n files (i from 1), sorted by path and free of duplicates, is described
+// by args[first+3(i-1)] path, args[first+3(i-1)+1] folded path and
+// args[first+3(i-1)+2] entry JSON.
 //
-// Returns {"conflict", path, other path, other task} and writes nothing
-// when a path differs only in case from another task's path, or another
-// task already wrote different content to it.
-// Otherwise returns {"ok", i, entry, i, entry, ...}: the positions of the
-// files another task had already written with the same content, with that
-// task's entry, which the index keeps. A task rewriting its own path (a
-// retry whose output changed) overwrites its entry.
-var recordScript = redis.NewScript(`
-local task = ARGV[1]
-local n = (#ARGV - 1) / 3
-local kept = {}
-for i = 1, n do
-  local path, folded, entry = ARGV[3*i-1], ARGV[3*i], ARGV[3*i+1]
-  local owner = redis.call("HGET", KEYS[2], folded)
-  if owner and owner ~= path then
-    local other = redis.call("HGET", KEYS[1], owner)
-    local otherTask = ""
-    if other then otherTask = cjson.decode(other).task end
-    return {"conflict", path, owner, otherTask}
-  end
-  local cur = redis.call("HGET", KEYS[1], path)
-  if cur and cur ~= entry then
-    local c = cjson.decode(cur)
-    if c.task ~= task then
-      if c.digest ~= cjson.decode(entry).digest then
-        return {"conflict", path, path, c.task}
+// It returns {"conflict", path, other path, other task} and writes
+// nothing when a path differs only in case from another task's path, or
+// another task already wrote different content to it. Otherwise it returns
+// {"ok", i, entry, i, entry, ...}: the positions of the files another task
+// had already written with the same content, with that task's entry, which
+// the index keeps. A task rewriting its own path (a retry whose output
+// changed) overwrites its entry.
+const IndexLua = `
+local function record_files(files_key, fold_key, outputs_key, task, args, first, n)
+  local kept = {}
+  for i = 1, n do
+    local j = first + 3*(i-1)
+    local path, folded, entry = args[j], args[j+1], args[j+2]
+    local owner = redis.call("HGET", fold_key, folded)
+    if owner and owner ~= path then
+      local other = redis.call("HGET", files_key, owner)
+      local otherTask = ""
+      if other then otherTask = cjson.decode(other).task end
+      return {"conflict", path, owner, otherTask}
+    end
+    if owner then
+      local cur = redis.call("HGET", files_key, path)
+      if cur and cur ~= entry then
+        local c = cjson.decode(cur)
+        if c.task ~= task then
+          if c.digest ~= cjson.decode(entry).digest then
+            return {"conflict", path, path, c.task}
+          end
+          kept[i] = cur
+        end
       end
-      kept[i] = cur
     end
   end
-end
-local reply = {"ok"}
-for i = 1, n do
-  local path, folded, entry = ARGV[3*i-1], ARGV[3*i], ARGV[3*i+1]
-  if kept[i] then
-    reply[#reply+1] = tostring(i)
-    reply[#reply+1] = kept[i]
-  else
-    redis.call("HSET", KEYS[1], path, entry)
+  local reply = {"ok"}
+  for i = 1, n do
+    local j = first + 3*(i-1)
+    local path, folded, entry = args[j], args[j+1], args[j+2]
+    if kept[i] then
+      reply[#reply+1] = tostring(i)
+      reply[#reply+1] = kept[i]
+    else
+      redis.call("HSET", files_key, path, entry)
+    end
+    redis.call("HSET", fold_key, folded, path)
+    redis.call("SADD", outputs_key, path)
   end
-  redis.call("HSET", KEYS[2], folded, path)
-  redis.call("SADD", KEYS[3], path)
+  return reply
 end
-return reply
+`
+
+// recordScript records one task's files.
+//
+// KEYS[1] files hash, KEYS[2] fold hash, KEYS[3] the task's outputs set
+// ARGV[1] task id, ARGV[2] number of files n, then n triples of path,
+// folded path, entry JSON
+//
+// Returns what record_files returns.
+var recordScript = redis.NewScript(IndexLua + `
+return record_files(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV, 3, tonumber(ARGV[2]))
 `)
 
 // taskFilesScript reads the entries of one task's paths in one round trip.
@@ -107,38 +124,121 @@ return out
 // A file whose Mode has no permission bits gets 0o644; bits other than
 // permissions are dropped.
 func (s *Store) Record(ctx context.Context, job, task string, files []File) ([]Entry, error) {
+	r, err := s.Prepare(job, task, files)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.entries) == 0 {
+		return r.entries, nil
+	}
+	if err := r.WriteBlobs(ctx); err != nil {
+		return nil, err
+	}
+	var cmd *redis.Cmd
+	pipe := s.rdb.Pipeline()
+	r.QueueBlobs(ctx, pipe)
+	cmd = recordScript.Eval(ctx, pipe, r.IndexKeys(), r.IndexArgs()...)
+	if _, err := pipe.Exec(ctx); err != nil && cmd.Err() == nil {
+		return nil, fmt.Errorf("record artifacts of task %s in job %s: store blobs: %w", task, job, err)
+	}
+	reply, err := cmd.StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("record artifacts of task %s in job %s: %w", task, job, err)
+	}
+	return r.Apply(reply)
+}
+
+// Recording is a Record split into steps, so that a caller can record the
+// artifacts inside a script of its own that builds on IndexLua: the ledger
+// records a task's artifacts and completes it in one atomic step.
+type Recording struct {
+	s         *Store
+	job, task string
+	entries   []Entry
+	w         blobWrites
+	args      []any
+	// inline is true when the blob writes may share the index round trip:
+	// one Redis node and no chunk lists, which must follow their chunks.
+	inline bool
+}
+
+// Prepare validates files and plans their storage without touching Redis.
+// Its errors are those of Record for bad paths and sizes.
+func (s *Store) Prepare(job, task string, files []File) (*Recording, error) {
 	if job == "" || task == "" {
 		return nil, fmt.Errorf("record artifacts: job and task ids must not be empty (job %q, task %q)", job, task)
 	}
-	var w blobWrites
-	entries, err := s.plan(&w, task, files)
+	r := &Recording{s: s, job: job, task: task}
+	entries, err := s.plan(&r.w, task, files)
 	if err != nil {
 		return nil, fmt.Errorf("record artifacts in job %s: %w", job, err)
 	}
-	if len(entries) == 0 {
-		return entries, nil
-	}
-	if err := s.writeBlobs(ctx, &w); err != nil {
-		return nil, fmt.Errorf("record artifacts of task %s in job %s: store blobs: %w", task, job, err)
-	}
-	args := make([]any, 1, 1+3*len(entries))
-	args[0] = task
+	r.entries = entries
+	r.args = make([]any, 2, 2+3*len(entries))
+	r.args[0], r.args[1] = task, len(entries)
 	for _, e := range entries {
 		js, err := json.Marshal(e)
 		if err != nil {
 			return nil, fmt.Errorf("record artifacts of task %s in job %s: encode entry %s: %w", task, job, e.Path, err)
 		}
-		args = append(args, e.Path, fold(e.Path), js)
+		r.args = append(r.args, e.Path, fold(e.Path), js)
 	}
-	idx := []string{s.keys.Files(job), s.keys.Fold(job), s.keys.Outputs(job, task)}
-	reply, err := recordScript.Run(ctx, s.rdb, idx, args...).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("record artifacts of task %s in job %s: %w", task, job, err)
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	r.inline = !cluster && len(r.w.lists) == 0
+	return r, nil
+}
+
+// Paths lists the paths to be recorded, sorted.
+func (r *Recording) Paths() []string {
+	out := make([]string, len(r.entries))
+	for i, e := range r.entries {
+		out[i] = e.Path
 	}
-	if err := applyReply(entries, task, reply); err != nil {
-		return nil, fmt.Errorf("record artifacts of task %s in job %s: %w", task, job, err)
+	return out
+}
+
+// WriteBlobs stores, ahead of the index update, the blobs that cannot share
+// its round trip: on Redis Cluster they live on other nodes, and a chunk
+// list must never be visible before its chunks. Otherwise it does nothing.
+func (r *Recording) WriteBlobs(ctx context.Context) error {
+	if r.inline || len(r.entries) == 0 {
+		return nil
 	}
-	return entries, nil
+	if err := r.s.writeBlobs(ctx, &r.w); err != nil {
+		return fmt.Errorf("record artifacts of task %s in job %s: store blobs: %w", r.task, r.job, err)
+	}
+	return nil
+}
+
+// QueueBlobs adds the blob writes that WriteBlobs left to pipe. Queue them
+// before the index update: Redis runs a connection's commands in order, so
+// the index never names a blob written after it.
+func (r *Recording) QueueBlobs(ctx context.Context, pipe redis.Pipeliner) {
+	if !r.inline {
+		return
+	}
+	for _, kv := range r.w.whole {
+		pipe.SetNX(ctx, kv.key, kv.value, 0)
+	}
+}
+
+// IndexKeys are the keys record_files takes, in its order: files, fold,
+// outputs.
+func (r *Recording) IndexKeys() []string {
+	return []string{r.s.keys.Files(r.job), r.s.keys.Fold(r.job), r.s.keys.Outputs(r.job, r.task)}
+}
+
+// IndexArgs are the task id, the number of files and their triples, as
+// record_files reads them.
+func (r *Recording) IndexArgs() []any { return r.args }
+
+// Apply interprets the reply of record_files and returns the entries
+// sorted by path as Record does; a refusal is a *ConflictError.
+func (r *Recording) Apply(reply []string) ([]Entry, error) {
+	if err := applyReply(r.entries, r.task, reply); err != nil {
+		return nil, fmt.Errorf("record artifacts of task %s in job %s: %w", r.task, r.job, err)
+	}
+	return r.entries, nil
 }
 
 // plan validates files, plans their blob writes into w and returns their

@@ -104,9 +104,10 @@ func Redact(raw string) string {
 // Broker publishes tasks and events and hands out consumers on one
 // connection.
 type Broker struct {
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	cfg Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	cfg    Config
+	events events
 }
 
 // New wraps a connection. Call EnsureTopology before consuming.
@@ -234,9 +235,13 @@ func waitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
 	return nil
 }
 
-// Close flushes pending publications (bounded by ctx) and drains the
-// connection.
+// Close publishes queued events, waits for pending publications (bounded
+// by ctx) and drains the connection.
 func (b *Broker) Close(ctx context.Context) {
+	_ = b.FlushEvents()
+	b.events.mu.Lock()
+	b.events.closed = true
+	b.events.mu.Unlock()
 	select {
 	case <-b.js.PublishAsyncComplete():
 	case <-ctx.Done():

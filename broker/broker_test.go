@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,9 @@ func TestEventsAreReadBackInOrder(t *testing.T) {
 	if err := b.PublishEvent(broker.Event{Job: "j1", Kind: broker.EventJobSucceeded}); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.FlushEvents(); err != nil {
+		t.Fatal(err)
+	}
 	<-b.JetStream().PublishAsyncComplete()
 	evs, err := b.Events(ctx, "j1")
 	if err != nil {
@@ -127,6 +131,37 @@ func TestEventsAreReadBackInOrder(t *testing.T) {
 	}
 	if got := strings.Join(kinds, ","); got != "queued,running,succeeded,job-succeeded" {
 		t.Errorf("events = %s", got)
+	}
+}
+
+func TestEventsOfABusyJobAreStoredInBatches(t *testing.T) {
+	ctx := context.Background()
+	n := testenv.StartNATS(t)
+	b := newBroker(t, n, broker.Config{})
+	if err := b.EnsureTopology(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	const total = 1000
+	for i := range total {
+		if err := b.PublishEvent(broker.Event{Job: "busy", Task: fmt.Sprint(i), Kind: broker.EventRunning}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var evs []broker.Event
+	testenv.Eventually(t, 5*time.Second, "all events to be stored", func() bool {
+		var err error
+		evs, err = b.Events(ctx, "busy")
+		return err == nil && len(evs) == total
+	})
+	for i, e := range evs {
+		if e.Task != fmt.Sprint(i) {
+			t.Fatalf("event %d is of task %s: order lost", i, e.Task)
+		}
+	}
+	s, _ := b.JetStream().Stream(ctx, broker.EventsStream)
+	info, _ := s.Info(ctx)
+	if info.State.Msgs > total/100 {
+		t.Errorf("%d events took %d messages; want batches", total, info.State.Msgs)
 	}
 }
 

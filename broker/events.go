@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,24 +38,93 @@ type Event struct {
 	Summary string    `json:"summary,omitempty"`
 }
 
-// PublishEvent publishes e without waiting for JetStream's ack, so that
-// events cost the hot path almost nothing; Close waits for the stragglers.
+// Events are batched: PublishEvent appends to a per-job buffer that is
+// published as one message, a JSON array, when it holds eventBatch events or
+// at the latest eventFlush after its first event. A busy job's events then
+// cost JetStream one stored message per batch instead of one per state
+// change. The ledger, not the event stream, is the record of state; a crash
+// loses at most the events of the last few milliseconds.
+const (
+	eventBatch = 256
+	eventFlush = 2 * time.Millisecond
+)
+
+// events buffers the events of each job until they are published.
+type events struct {
+	mu      sync.Mutex
+	pending map[string][]Event
+	timer   *time.Timer
+	closed  bool
+}
+
+// PublishEvent queues e for publication without waiting; Flush and Close
+// publish what is queued.
 func (b *Broker) PublishEvent(e Event) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	subj := JobEventSubject(e.Job)
-	if e.Task != "" {
-		subj = TaskEventSubject(e.Job, e.Task)
+	ev := &b.events
+	ev.mu.Lock()
+	if ev.closed {
+		ev.mu.Unlock()
+		return fmt.Errorf("publish event %s of job %s: broker closed", e.Kind, e.Job)
 	}
-	data, err := json.Marshal(e)
+	if ev.pending == nil {
+		ev.pending = map[string][]Event{}
+	}
+	batch := append(ev.pending[e.Job], e)
+	if len(batch) >= eventBatch {
+		delete(ev.pending, e.Job)
+		ev.mu.Unlock()
+		return b.publishEvents(e.Job, batch)
+	}
+	ev.pending[e.Job] = batch
+	if ev.timer == nil {
+		ev.timer = time.AfterFunc(eventFlush, func() { _ = b.FlushEvents() })
+	}
+	ev.mu.Unlock()
+	return nil
+}
+
+// FlushEvents publishes every queued event without waiting for JetStream's
+// acks.
+func (b *Broker) FlushEvents() error {
+	ev := &b.events
+	ev.mu.Lock()
+	pending := ev.pending
+	ev.pending = nil
+	if ev.timer != nil {
+		ev.timer.Stop()
+		ev.timer = nil
+	}
+	ev.mu.Unlock()
+	var first error
+	for job, batch := range pending {
+		if err := b.publishEvents(job, batch); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (b *Broker) publishEvents(job string, batch []Event) error {
+	data, err := json.Marshal(batch)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return fmt.Errorf("encode events of job %s: %w", job, err)
 	}
-	if _, err := b.js.PublishAsync(subj, data); err != nil {
-		return fmt.Errorf("publish event %s of job %s: %w", e.Kind, e.Job, err)
+	if _, err := b.js.PublishAsync(EventSubject(job), data); err != nil {
+		return fmt.Errorf("publish %d events of job %s: %w", len(batch), job, err)
 	}
 	return nil
+}
+
+// decodeEvents reads one stored batch.
+func decodeEvents(data []byte) []Event {
+	var batch []Event
+	if err := json.Unmarshal(data, &batch); err != nil {
+		return nil // not ours to judge; readers skip what they cannot read
+	}
+	return batch
 }
 
 // Watch delivers every event of a job, from the first, to fn until ctx is
@@ -62,7 +132,7 @@ func (b *Broker) PublishEvent(e Event) error {
 // left behind on the server.
 func (b *Broker) Watch(ctx context.Context, job string, fn func(Event) bool) error {
 	c, err := b.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{JobEventsFilter(job)},
+		FilterSubjects: []string{EventSubject(job)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -85,12 +155,10 @@ func (b *Broker) Watch(ctx context.Context, job string, fn func(Event) bool) err
 			}
 			return fmt.Errorf("watch job %s: %w", job, err)
 		}
-		var e Event
-		if err := json.Unmarshal(m.Data(), &e); err != nil {
-			continue // not ours to judge; watchers skip what they cannot read
-		}
-		if !fn(e) {
-			return nil
+		for _, e := range decodeEvents(m.Data()) {
+			if !fn(e) {
+				return nil
+			}
 		}
 	}
 }
@@ -98,7 +166,7 @@ func (b *Broker) Watch(ctx context.Context, job string, fn func(Event) bool) err
 // Events returns every stored event of a job in order.
 func (b *Broker) Events(ctx context.Context, job string) ([]Event, error) {
 	c, err := b.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{JobEventsFilter(job)},
+		FilterSubjects: []string{EventSubject(job)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read events of job %s: %w", job, err)
@@ -108,7 +176,7 @@ func (b *Broker) Events(ctx context.Context, job string) ([]Event, error) {
 		return nil, fmt.Errorf("read events of job %s: %w", job, err)
 	}
 	pending := int(info.NumPending)
-	out := make([]Event, 0, pending)
+	var out []Event
 	for got := 0; got < pending; {
 		batch, err := c.Fetch(min(pending-got, 1000), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
@@ -117,10 +185,7 @@ func (b *Broker) Events(ctx context.Context, job string) ([]Event, error) {
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			var e Event
-			if err := json.Unmarshal(m.Data(), &e); err == nil {
-				out = append(out, e)
-			}
+			out = append(out, decodeEvents(m.Data())...)
 		}
 		if batch.Error() != nil {
 			return nil, fmt.Errorf("read events of job %s: %w", job, batch.Error())

@@ -18,16 +18,9 @@ func TaskSubject(role string, p Priority) string { return fmt.Sprintf("orch.task
 // rule, so keep them in step.
 func ConsumerName(role string, p Priority) string { return fmt.Sprintf("tasks-%s-%s", role, p) }
 
-// TaskEventSubject carries the state changes of one task.
-func TaskEventSubject(job, task string) string {
-	return fmt.Sprintf("orch.events.%s.task.%s", job, task)
-}
-
-// JobEventSubject carries the state changes of the job itself.
-func JobEventSubject(job string) string { return fmt.Sprintf("orch.events.%s.job", job) }
-
-// JobEventsFilter matches every event of a job.
-func JobEventsFilter(job string) string { return fmt.Sprintf("orch.events.%s.>", job) }
+// EventSubject carries the events of one job, its tasks' and its own, in
+// batches (see Broker.PublishEvent).
+func EventSubject(job string) string { return "orch.events." + job }
 
 // DLQSubject holds a role's dead tasks.
 func DLQSubject(role string) string { return "orch.dlq." + role }

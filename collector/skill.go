@@ -57,11 +57,11 @@ func (e *TestError) Unwrap() error { return ErrTestsFailed }
 // the source, and a ctx cancelled while the tests ran, are not.
 func Skill(src Source, opts RunOptions) specialists.Skill {
 	return func(ctx context.Context, req *specialists.Request) (*specialists.Result, error) {
-		if req.Workdir == "" {
-			// A relative tree would land in the worker's current directory.
-			return nil, fmt.Errorf("collect job %s: the request has no workdir", req.Job)
+		work, err := req.Workdir()
+		if err != nil {
+			return nil, fmt.Errorf("collect job %s: %w", req.Job, err)
 		}
-		tree, err := Assemble(ctx, src, req.Job, filepath.Join(req.Workdir, "tree"))
+		tree, err := Assemble(ctx, src, req.Job, filepath.Join(work, "tree"))
 		if err != nil {
 			if isPermanentAssembly(err) {
 				return nil, specialists.Permanent(err)

@@ -35,8 +35,8 @@ func goTree(job, test string) *memSource {
 func request(t *testing.T, job string) *specialists.Request {
 	return &specialists.Request{
 		Job: job, Task: job + "-collect", Role: specialists.RoleCollector, Attempt: 1,
-		Workdir: t.TempDir(),
-		Env:     map[string]string{"ORCHESTRATE_TEST_REDIS_URL": "redis://127.0.0.1:1"},
+		ScratchRoot: t.TempDir(),
+		Env:         map[string]string{"ORCHESTRATE_TEST_REDIS_URL": "redis://127.0.0.1:1"},
 	}
 }
 
@@ -140,13 +140,17 @@ func TestSkillRetriesWhenTheWorkerStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req := request(t, "j")
+	work, err := req.Workdir() // made here, so the goroutine below only reads it
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := Skill(src, RunOptions{})(ctx, req)
 		done <- err
 	}()
 	waitFor(t, 10*time.Second, "the test command to start", func() bool {
-		_, err := os.Stat(filepath.Join(req.Workdir, "tree", "started"))
+		_, err := os.Stat(filepath.Join(work, "tree", "started"))
 		return err == nil
 	})
 	cancel()

@@ -11,7 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/orchestrate-dev/orchestrate/artifacts"
 	"github.com/orchestrate-dev/orchestrate/broker"
+	"github.com/orchestrate-dev/orchestrate/internal/coalesce"
 	"github.com/orchestrate-dev/orchestrate/internal/keys"
 )
 
@@ -24,11 +26,13 @@ var ErrNoJob = errors.New("no such job")
 type Ledger struct {
 	rdb  redis.UniversalClient
 	keys keys.Space
+	// hot coalesces the agents' per-task round trips (Start, Complete).
+	hot *coalesce.Pipeliner
 }
 
 // NewLedger returns a ledger under a key prefix ("" means keys.DefaultPrefix).
 func NewLedger(rdb redis.UniversalClient, prefix string) *Ledger {
-	return &Ledger{rdb: rdb, keys: keys.New(prefix)}
+	return &Ledger{rdb: rdb, keys: keys.New(prefix), hot: coalesce.New(rdb, 4, 256)}
 }
 
 // Keys is the key space of the ledger.
@@ -42,11 +46,34 @@ type Also func(redis.Pipeliner)
 const createChunk = 512
 
 // Create writes a job and its tasks. Tasks without dependencies are marked
-// ready; the caller publishes them and calls MarkQueued. The job becomes
-// visible (job hash and jobs index) only after all tasks are written, so a
-// failure half-way leaves no job that anyone would run.
-func (l *Ledger) Create(ctx context.Context, job string, p *Plan, tasks []*broker.Task, deps map[string][]string) error {
+// ready; after each chunk of tasks is written, release (when not nil) is
+// called with that chunk's ready tasks, so that workers start on a large
+// job while the rest of it is written. The job's hash comes first, with
+// its final counts, so that completions are counted from the start. If
+// writing fails half-way the job is marked failed with the reason.
+func (l *Ledger) Create(ctx context.Context, job string, p *Plan, tasks []*broker.Task, deps map[string][]string, release func([]*broker.Task) error) error {
 	now := nowMS()
+	planJSON, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("create job %s: encode plan: %w", job, err)
+	}
+	pipe := l.rdb.TxPipeline()
+	pipe.Set(ctx, l.keys.JobPlan(job), planJSON, 0)
+	pipe.HSet(ctx, l.keys.Job(job),
+		"name", p.Name, "goal", p.Goal, "state", JobRunning,
+		"created_ms", now, "updated_ms", now, "total", len(tasks), "remaining", len(tasks), "dead", 0)
+	pipe.ZAdd(ctx, l.keys.Jobs(), redis.Z{Score: float64(now), Member: job})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("create job %s: %w", job, err)
+	}
+	if err := l.createTasks(ctx, job, tasks, deps, now, release); err != nil {
+		l.rdb.HSet(context.WithoutCancel(ctx), l.keys.Job(job), "state", JobFailed, "error", err.Error(), "finished_ms", nowMS())
+		return err
+	}
+	return nil
+}
+
+func (l *Ledger) createTasks(ctx context.Context, job string, tasks []*broker.Task, deps map[string][]string, now int64, release func([]*broker.Task) error) error {
 	dependents := map[string][]string{}
 	for id, ds := range deps {
 		for _, d := range ds {
@@ -55,8 +82,8 @@ func (l *Ledger) Create(ctx context.Context, job string, p *Plan, tasks []*broke
 	}
 	for start := 0; start < len(tasks); start += createChunk {
 		pipe := l.rdb.Pipeline()
-		end := min(start+createChunk, len(tasks))
-		for _, t := range tasks[start:end] {
+		var ready []*broker.Task
+		for _, t := range tasks[start:min(start+createChunk, len(tasks))] {
 			msg, err := t.Encode()
 			if err != nil {
 				return fmt.Errorf("create job %s: encode task %s: %w", job, t.ID, err)
@@ -64,32 +91,23 @@ func (l *Ledger) Create(ctx context.Context, job string, p *Plan, tasks []*broke
 			state := StatePending
 			if len(deps[t.ID]) == 0 {
 				state = StateReady
+				ready = append(ready, t)
 			}
+			// Role, skill and title are read from msg: the hash holds
+			// only what changes.
 			pipe.HSet(ctx, l.keys.Task(job, t.ID),
-				"role", t.Role, "skill", t.Skill, "title", t.Title, "priority", string(t.Priority),
 				"state", state, "deps_left", len(deps[t.ID]), "attempts", 0, "gen", t.Generation,
-				"created_ms", now, "msg", msg)
-			if ds := dependents[t.ID]; len(ds) > 0 {
-				pipe.SAdd(ctx, l.keys.Dependents(job, t.ID), toAny(ds)...)
-			}
+				"created_ms", now, "msg", msg, "dependents", strings.Join(dependents[t.ID], ","))
 			pipe.RPush(ctx, l.keys.Tasks(job), t.ID)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("create job %s: write tasks: %w", job, err)
 		}
-	}
-	planJSON, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("create job %s: encode plan: %w", job, err)
-	}
-	pipe := l.rdb.TxPipeline()
-	pipe.HSet(ctx, l.keys.Job(job),
-		"name", p.Name, "goal", p.Goal, "plan", planJSON, "state", JobRunning,
-		"created_ms", now, "updated_ms", now, "total", len(tasks), "remaining", len(tasks),
-		"succeeded", 0, "dead", 0)
-	pipe.ZAdd(ctx, l.keys.Jobs(), redis.Z{Score: float64(now), Member: job})
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("create job %s: %w", job, err)
+		if release != nil && len(ready) > 0 {
+			if err := release(ready); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -111,12 +129,12 @@ func (r StartResult) Run() bool { return r.Verdict == "run" }
 // from running it at the same time until it expires or is renewed.
 func (l *Ledger) Start(ctx context.Context, t *broker.Task, worker string, lease time.Duration, also Also) (StartResult, error) {
 	var cmd *redis.Cmd
-	err := l.pipelined(ctx, func(pipe redis.Pipeliner) {
-		cmd = startScript.EvalSha(ctx, pipe, []string{l.keys.Task(t.Job, t.ID), l.keys.Job(t.Job)}, worker, nowMS(), t.Generation, lease.Milliseconds())
+	err := l.hotPath(ctx, func(pipe redis.Pipeliner) {
+		cmd = startScript.EvalSha(ctx, pipe, []string{l.keys.Task(t.Job, t.ID)}, worker, nowMS(), t.Generation, lease.Milliseconds())
 		if also != nil {
 			also(pipe)
 		}
-	}, startScript)
+	}, func() error { return cmd.Err() }, startScript)
 	if err != nil {
 		return StartResult{}, fmt.Errorf("start task %s of job %s: %w", t.ID, t.Job, err)
 	}
@@ -148,28 +166,71 @@ type CompleteResult struct {
 	// earlier completion released but nobody published); publish them and
 	// call MarkQueued.
 	Ready []*broker.Task
+	// Entries are the recorded artifacts, as the index holds them.
+	Entries []artifacts.Entry
 }
 
-// Complete marks a task succeeded and releases its dependents.
-func (l *Ledger) Complete(ctx context.Context, job, task, summary string, also Also) (CompleteResult, error) {
-	var cmd *redis.Cmd
-	err := l.pipelined(ctx, func(pipe redis.Pipeliner) {
-		cmd = completeScript.EvalSha(ctx, pipe,
-			[]string{l.keys.Task(job, task), l.keys.Job(job), l.keys.Dependents(job, task)},
-			l.keys.JobBase(job), nowMS(), summary)
-		if also != nil {
-			also(pipe)
+// CompleteOptions add work to the round trip of a completion.
+type CompleteOptions struct {
+	// Artifacts are recorded in the same atomic step as the completion:
+	// if the index refuses them, the task is left as it was. Nil records
+	// nothing.
+	Artifacts *artifacts.Recording
+	// After queues commands that run after it, such as the agent's
+	// heartbeat.
+	After Also
+}
+
+// Complete records the task's artifacts, marks it succeeded and releases
+// its dependents. A refused artifact is an error wrapping
+// artifacts.ErrConflict, and changes nothing.
+func (l *Ledger) Complete(ctx context.Context, job, task, summary string, opts CompleteOptions) (CompleteResult, error) {
+	rec := opts.Artifacts
+	keys := []string{l.keys.Task(job, task), l.keys.Job(job), l.keys.Files(job), l.keys.Fold(job), l.keys.Outputs(job, task)}
+	args := []any{l.keys.JobBase(job), nowMS(), summary, task, 0}
+	if rec != nil {
+		if err := rec.WriteBlobs(ctx); err != nil {
+			return CompleteResult{}, err
 		}
-	}, completeScript)
+		args = append(args[:3], rec.IndexArgs()...)
+	}
+	var cmd *redis.Cmd
+	err := l.hotPath(ctx, func(pipe redis.Pipeliner) {
+		if rec != nil {
+			rec.QueueBlobs(ctx, pipe)
+		}
+		cmd = completeScript.EvalSha(ctx, pipe, keys, args...)
+		if opts.After != nil {
+			opts.After(pipe)
+		}
+	}, func() error { return cmd.Err() }, completeScript)
 	if err != nil {
 		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: %w", task, job, err)
 	}
 	vals, err := cmd.Slice()
-	if err != nil || len(vals) < 2 {
+	if err != nil || len(vals) < 3 {
 		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: unexpected reply %v: %v", task, job, vals, err)
 	}
-	res := CompleteResult{First: vals[0] == int64(1), JobDone: vals[1] == int64(1)}
-	for _, v := range vals[2:] {
+	first, _ := vals[0].(int64)
+	k, _ := vals[2].(int64)
+	if int(k) > len(vals)-3 {
+		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: unexpected reply %v", task, job, vals)
+	}
+	res := CompleteResult{First: first == 1, JobDone: vals[1] == int64(1)}
+	if rec != nil && k > 0 {
+		reply := make([]string, k)
+		for i := range reply {
+			reply[i], _ = vals[3+i].(string)
+		}
+		res.Entries, err = rec.Apply(reply)
+		if err != nil {
+			return CompleteResult{}, err
+		}
+	}
+	if first == -1 {
+		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: artifacts refused", task, job)
+	}
+	for _, v := range vals[3+k:] {
 		s, _ := v.(string)
 		t, err := broker.DecodeTask([]byte(s))
 		if err != nil {
@@ -227,41 +288,30 @@ func (l *Ledger) Dead(ctx context.Context, job, task, errText string) (DeadResul
 	return res, nil
 }
 
-// pipelined runs build's commands in one round trip. Scripts are called by
-// digest; after a Redis restart (an empty script cache) they are loaded
-// and the pipeline is sent again, which is safe because a script that
-// failed with NOSCRIPT did not run.
-func (l *Ledger) pipelined(ctx context.Context, build func(redis.Pipeliner), scripts ...*redis.Script) error {
+// hotPath sends build's commands through the coalescing pipeliner and
+// returns the error of the command that decides the call. Scripts are
+// called by digest; after a Redis restart (an empty script cache) the
+// deciding command fails with NOSCRIPT, and then the scripts are loaded and
+// the commands sent once more, which is safe because a script that failed
+// with NOSCRIPT did not run and every other command is idempotent.
+func (l *Ledger) hotPath(ctx context.Context, build func(redis.Pipeliner), decisive func() error, scripts ...*redis.Script) error {
 	for try := 0; ; try++ {
-		pipe := l.rdb.Pipeline()
-		build(pipe)
-		_, err := pipe.Exec(ctx)
-		if err == nil {
-			return nil
+		l.hot.Do(ctx, build)
+		err := decisive()
+		if try > 0 || !isNoScript(err) {
+			return err
 		}
-		if try == 0 && isNoScript(err) {
-			for _, s := range scripts {
-				if err := s.Load(ctx, l.rdb).Err(); err != nil {
-					return err
-				}
+		for _, s := range scripts {
+			if err := s.Load(ctx, l.rdb).Err(); err != nil {
+				return err
 			}
-			continue
 		}
-		return err
 	}
 }
 
 func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
 func nowMS() int64 { return time.Now().UnixMilli() }
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
 
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)

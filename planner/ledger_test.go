@@ -22,7 +22,7 @@ func create(t *testing.T, l *planner.Ledger, p *planner.Plan) (string, []*broker
 	t.Helper()
 	job := planner.NewJobID(p.Name)
 	tasks, deps := planner.Tasks(job, p)
-	if err := l.Create(context.Background(), job, p, tasks, deps); err != nil {
+	if err := l.Create(context.Background(), job, p, tasks, deps, nil); err != nil {
 		t.Fatal(err)
 	}
 	return job, tasks
@@ -51,7 +51,7 @@ func TestConcurrentCompletionsReleaseADependentExactlyOnce(t *testing.T) {
 				t.Errorf("start %s: %v %v", tk.ID, r, err)
 				return
 			}
-			res, err := l.Complete(ctx, job, tk.ID, "", nil)
+			res, err := l.Complete(ctx, job, tk.ID, "", planner.CompleteOptions{})
 			if err != nil {
 				t.Errorf("complete %s: %v", tk.ID, err)
 				return
@@ -94,21 +94,21 @@ func TestStartSaysWhyATaskMustNotRun(t *testing.T) {
 	if r, _ := l.Start(ctx, a, "w1", time.Minute, nil); !r.Run() || r.Attempts != 2 {
 		t.Errorf("the lease holder's redelivery: %+v, want run at attempt 2", r)
 	}
-	res, err := l.Complete(ctx, job, "a", "ok", nil)
+	res, err := l.Complete(ctx, job, "a", "ok", planner.CompleteOptions{})
 	if err != nil || !res.First || len(res.Ready) != 1 {
 		t.Fatalf("complete: %+v %v", res, err)
 	}
 	if r, _ := l.Start(ctx, a, "w2", time.Minute, nil); r.Verdict != "succeeded" {
 		t.Errorf("a redelivery after success: verdict %q", r.Verdict)
 	}
-	again, err := l.Complete(ctx, job, "a", "ok", nil)
+	again, err := l.Complete(ctx, job, "a", "ok", planner.CompleteOptions{})
 	if err != nil || again.First || len(again.Ready) != 1 {
 		t.Errorf("a second completion: %+v %v; want not first, b still offered until queued", again, err)
 	}
 	if err := l.MarkQueued(ctx, job, []string{"b"}); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := l.Complete(ctx, job, "a", "ok", nil); len(again.Ready) != 0 {
+	if again, _ := l.Complete(ctx, job, "a", "ok", planner.CompleteOptions{}); len(again.Ready) != 0 {
 		t.Errorf("b offered again after it was queued: %+v", again)
 	}
 	stale := *b

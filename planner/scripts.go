@@ -1,6 +1,10 @@
 package planner
 
-import "github.com/redis/go-redis/v9"
+import (
+	"github.com/redis/go-redis/v9"
+
+	"github.com/orchestrate-dev/orchestrate/artifacts"
+)
 
 // Task states in the ledger.
 const (
@@ -23,7 +27,7 @@ const (
 
 // startScript claims a task for an agent.
 //
-// KEYS[1] task hash, KEYS[2] job hash
+// KEYS[1] task hash
 // ARGV[1] worker id, ARGV[2] now (unix ms), ARGV[3] generation of the
 // message, ARGV[4] lease (ms)
 //
@@ -34,20 +38,20 @@ const (
 // "stale" (an older generation), "waiting" (dependencies not met), or the
 // terminal state ("succeeded", "dead", "blocked").
 var startScript = redis.NewScript(`
-local st = redis.call('HGET', KEYS[1], 'state')
+local f = redis.call('HMGET', KEYS[1], 'state', 'gen', 'deps_left', 'worker', 'lease_ms', 'attempts')
+local st = f[1]
 if not st then return {'missing', 0} end
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
-if tonumber(ARGV[3]) < gen then return {'stale', 0} end
+if tonumber(ARGV[3]) < tonumber(f[2] or '0') then return {'stale', 0} end
 if st == 'succeeded' or st == 'dead' or st == 'blocked' then return {st, 0} end
-if tonumber(redis.call('HGET', KEYS[1], 'deps_left') or '0') > 0 then return {'waiting', 0} end
+if tonumber(f[3] or '0') > 0 then return {'waiting', 0} end
 local now = tonumber(ARGV[2])
-if st == 'running' and redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then
-  local left = tonumber(redis.call('HGET', KEYS[1], 'lease_ms') or '0') - now
+if st == 'running' and f[4] ~= ARGV[1] then
+  local left = tonumber(f[5] or '0') - now
   if left > 0 then return {'busy', left} end
 end
-local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_ms', ARGV[2], 'lease_ms', now + tonumber(ARGV[4]))
-redis.call('HSET', KEYS[2], 'updated_ms', ARGV[2])
+local n = tonumber(f[6] or '0') + 1
+redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_ms', ARGV[2],
+  'lease_ms', now + tonumber(ARGV[4]), 'attempts', n)
 return {'run', n}
 `)
 
@@ -57,36 +61,56 @@ return {'run', n}
 //
 // Returns 1, or 0 when the task is no longer this worker's running task.
 var extendScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'worker') == ARGV[1] then
+local f = redis.call('HMGET', KEYS[1], 'state', 'worker')
+if f[1] == 'running' and f[2] == ARGV[1] then
   redis.call('HSET', KEYS[1], 'lease_ms', ARGV[2])
   return 1
 end
 return 0
 `)
 
-// completeScript marks a task succeeded and releases its dependents.
+// completeScript records a task's artifacts, marks it succeeded and
+// releases its dependents, in one atomic step.
 //
-// KEYS[1] task hash, KEYS[2] job hash, KEYS[3] the task's dependents set
+// KEYS[1] task hash, KEYS[2] job hash, KEYS[3] files hash, KEYS[4] fold
+// hash, KEYS[5] the task's outputs set (the last three as record_files of
+// artifacts.IndexLua takes them)
 // ARGV[1] key base of the job ("<prefix>{<job>}:"), ARGV[2] now (unix ms),
-// ARGV[3] summary
+// ARGV[3] summary, ARGV[4] task id, ARGV[5] number of files n, then n
+// triples of path, folded path, entry JSON
 //
 // The dependents' task hashes are built from ARGV[1]; they share the job's
 // hash tag, so they live in the same cluster slot.
 //
-// Returns {first, job_done, msg...}: first is 1 when this call made the
-// task succeed (0 for a redelivery of a succeeded task); job_done is 1 when
-// this call finished the job; then the stored messages of every dependent
-// that is ready but not yet queued, for the caller to publish.
-var completeScript = redis.NewScript(`
-local st = redis.call('HGET', KEYS[1], 'state')
+// Returns {first, job_done, k, record reply (k items)..., msg...}: first is
+// 1 when this call made the task succeed, 0 for a redelivery of a succeeded
+// task (whose artifacts are not recorded again), and -1 when recording was
+// refused, in which case nothing changed; job_done is 1 when this call
+// finished the job; the record reply is that of record_files (empty for a
+// redelivery); then the stored messages of every dependent that is ready
+// but not yet queued, for the caller to publish.
+var completeScript = redis.NewScript(artifacts.IndexLua + `
+local f = redis.call('HMGET', KEYS[1], 'state', 'dependents')
+local st = f[1]
 if not st then return redis.error_reply('no such task') end
-local deps = redis.call('SMEMBERS', KEYS[3])
-local first, done = 0, 0
+local deps = {}
+if f[2] and f[2] ~= '' then
+  for d in string.gmatch(f[2], '[^,]+') do deps[#deps+1] = d end
+end
+local out = {0, 0, 0}
 if st ~= 'succeeded' then
   if st == 'dead' or st == 'blocked' then return redis.error_reply('task is ' .. st) end
-  first = 1
+  local rec = record_files(KEYS[3], KEYS[4], KEYS[5], ARGV[4], ARGV, 6, tonumber(ARGV[5]))
+  if rec[1] ~= 'ok' then
+    out[1] = -1
+    out[3] = #rec
+    for _, v in ipairs(rec) do out[#out+1] = v end
+    return out
+  end
+  out[1] = 1
+  out[3] = #rec
+  for _, v in ipairs(rec) do out[#out+1] = v end
   redis.call('HSET', KEYS[1], 'state', 'succeeded', 'finished_ms', ARGV[2], 'error', '', 'summary', ARGV[3])
-  redis.call('HINCRBY', KEYS[2], 'succeeded', 1)
   local rem = redis.call('HINCRBY', KEYS[2], 'remaining', -1)
   for _, d in ipairs(deps) do
     local dk = ARGV[1] .. 'task:' .. d
@@ -94,18 +118,15 @@ if st ~= 'succeeded' then
       redis.call('HSET', dk, 'state', 'ready')
     end
   end
-  redis.call('HSET', KEYS[2], 'updated_ms', ARGV[2])
   if rem == 0 then
     redis.call('HSET', KEYS[2], 'state', 'succeeded', 'finished_ms', ARGV[2])
-    done = 1
+    out[2] = 1
   end
 end
-local out = {first, done}
 for _, d in ipairs(deps) do
   local dk = ARGV[1] .. 'task:' .. d
-  if redis.call('HGET', dk, 'state') == 'ready' then
-    table.insert(out, redis.call('HGET', dk, 'msg'))
-  end
+  local g = redis.call('HMGET', dk, 'state', 'msg')
+  if g[1] == 'ready' then out[#out+1] = g[2] end
 end
 return out
 `)
@@ -164,7 +185,8 @@ redis.call('HSET', KEYS[2], 'updated_ms', ARGV[4])
 local queue, seen = {ARGV[2]}, {}
 while #queue > 0 do
   local id = table.remove(queue)
-  for _, d in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'dependents:' .. id)) do
+  local list = redis.call('HGET', ARGV[1] .. 'task:' .. id, 'dependents') or ''
+  for d in string.gmatch(list, '[^,]+') do
     if not seen[d] then
       seen[d] = true
       local dk = ARGV[1] .. 'task:' .. d

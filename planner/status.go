@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/orchestrate-dev/orchestrate/broker"
 )
 
 // TaskStatus is a task as the ledger knows it.
@@ -52,7 +54,7 @@ func (l *Ledger) JobSummary(ctx context.Context, job string) (*JobStatus, error)
 	return &JobStatus{
 		ID: job, Name: h["name"], Goal: h["goal"], State: h["state"],
 		Created: msTime(h["created_ms"]), Finished: msTime(h["finished_ms"]),
-		Total: atoi(h["total"]), Succeeded: atoi(h["succeeded"]), Dead: atoi(h["dead"]),
+		Total: atoi(h["total"]), Succeeded: atoi(h["total"]) - atoi(h["remaining"]), Dead: atoi(h["dead"]),
 	}, nil
 }
 
@@ -79,8 +81,12 @@ func (l *Ledger) Job(ctx context.Context, job string) (*JobStatus, error) {
 		}
 		for i, c := range cmds {
 			h := c.Val()
+			t, _ := broker.DecodeTask([]byte(h["msg"]))
+			if t == nil {
+				t = &broker.Task{}
+			}
 			js.Tasks = append(js.Tasks, TaskStatus{
-				ID: part[i], Role: h["role"], Skill: h["skill"], Title: h["title"], State: h["state"],
+				ID: part[i], Role: t.Role, Skill: t.Skill, Title: t.Title, State: h["state"],
 				Attempts: atoi(h["attempts"]), Worker: h["worker"], Error: h["error"], Summary: h["summary"],
 				Started: msTime(h["started_ms"]), Finished: msTime(h["finished_ms"]),
 			})

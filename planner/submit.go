@@ -28,17 +28,11 @@ func (s *Submitter) Submit(ctx context.Context, p *Plan) (string, error) {
 	}
 	job := NewJobID(p.Name)
 	tasks, deps := Tasks(job, p)
-	if err := s.Ledger.Create(ctx, job, p, tasks, deps); err != nil {
-		return "", err
-	}
 	_ = s.Broker.PublishEvent(broker.Event{Job: job, Kind: broker.EventJobCreated, Summary: p.Goal})
-	var roots []*broker.Task
-	for _, t := range tasks {
-		if len(deps[t.ID]) == 0 {
-			roots = append(roots, t)
-		}
-	}
-	if err := s.Release(ctx, job, roots); err != nil {
+	err := s.Ledger.Create(ctx, job, p, tasks, deps, func(ready []*broker.Task) error {
+		return s.Release(ctx, job, ready)
+	})
+	if err != nil {
 		return job, err
 	}
 	return job, nil

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 
@@ -46,14 +47,40 @@ type Request struct {
 	Inputs []string
 	// Attempt counts deliveries of this task, starting at 1.
 	Attempt int
-	// Workdir is a scratch directory private to this execution, removed
-	// afterwards.
-	Workdir string
+	// ScratchRoot is where Workdir makes its directory; empty means the
+	// system's temporary directory.
+	ScratchRoot string
 	// Artifacts reads the job's artifacts.
 	Artifacts Artifacts
 	// Env carries settings of the worker that some skills need (for
 	// example the Redis URL the collector hands to generated tests).
 	Env map[string]string
+
+	workdir string
+}
+
+// Workdir returns a scratch directory private to this execution. It is
+// made on first use, because most skills never need one and creating
+// directories is slow on some file systems; Cleanup removes it.
+func (r *Request) Workdir() (string, error) {
+	if r.workdir == "" {
+		d, err := os.MkdirTemp(r.ScratchRoot, "orchestrate-task-")
+		if err != nil {
+			return "", fmt.Errorf("scratch directory for task %s: %w", r.Task, err)
+		}
+		r.workdir = d
+	}
+	return r.workdir, nil
+}
+
+// Cleanup removes the scratch directory, if Workdir made one.
+func (r *Request) Cleanup() error {
+	if r.workdir == "" {
+		return nil
+	}
+	err := os.RemoveAll(r.workdir)
+	r.workdir = ""
+	return err
 }
 
 // Result is what a skill produced.

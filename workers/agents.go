@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -79,29 +80,80 @@ func msTime(s string) time.Time {
 	return time.UnixMilli(n)
 }
 
-// agent is one concurrent executor of a pool.
+// showAfter is how long a task runs before its agent's registry entry
+// shows it. Most tasks finish sooner; writing every one would double the
+// Redis work of short tasks for a view that people read.
+const showAfter = 250 * time.Millisecond
+
+// agent is one concurrent executor of a pool. What it works on lives in
+// memory and reaches the registry with the heartbeats, or at once for a
+// task that runs longer than showAfter.
 type agent struct {
 	id   string
 	pool *Pool
+
+	mu    sync.Mutex
+	cur   *broker.Task
+	since time.Time
+	shown bool // the registry shows cur
+	timer *time.Timer
+	done  int
 }
 
-// busy records, in the same round trip as the ledger's start, what the
-// agent works on.
-func (a *agent) busy(ctx context.Context, t *broker.Task) func(redis.Pipeliner) {
-	return func(pipe redis.Pipeliner) {
-		pipe.HSet(ctx, a.pool.keys.Agent(a.id), "job", t.Job, "task", t.ID, "role", t.Role,
-			"title", t.Title, "since_ms", time.Now().UnixMilli())
-	}
+// begin records that the agent started t.
+func (a *agent) begin(t *broker.Task) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cur, a.since, a.shown = t, time.Now(), false
+	a.timer = time.AfterFunc(showAfter, func() { a.show(t) })
 }
 
-// idle records that the agent finished a task; done counts completions.
-func (a *agent) idle(ctx context.Context, done bool) func(redis.Pipeliner) {
-	return func(pipe redis.Pipeliner) {
-		pipe.HSet(ctx, a.pool.keys.Agent(a.id), "job", "", "task", "", "role", "", "title", "", "since_ms", 0)
-		if done {
-			pipe.HIncrBy(ctx, a.pool.keys.Agent(a.id), "done", 1)
-		}
+// show writes the agent's current task to the registry if it is still t.
+func (a *agent) show(t *broker.Task) {
+	a.mu.Lock()
+	if a.cur != t {
+		a.mu.Unlock()
+		return
 	}
+	a.shown = true
+	fields := a.fieldsLocked()
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.pool.rdb.HSet(ctx, a.pool.keys.Agent(a.id), fields...).Err()
+}
+
+// end records that the agent finished its task (done when it succeeded)
+// and returns the registry update to send with the ledger's completion, or
+// nil when the registry never showed the task.
+func (a *agent) end(ctx context.Context, done bool) func(redis.Pipeliner) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	if done {
+		a.done++
+	}
+	shown := a.shown
+	a.cur, a.shown = nil, false
+	if !shown {
+		return nil
+	}
+	fields := a.fieldsLocked()
+	return func(pipe redis.Pipeliner) { pipe.HSet(ctx, a.pool.keys.Agent(a.id), fields...) }
+}
+
+// finished is end for a task that succeeded.
+func (a *agent) finished(ctx context.Context) func(redis.Pipeliner) { return a.end(ctx, true) }
+
+// fieldsLocked is the agent's activity as registry fields.
+func (a *agent) fieldsLocked() []any {
+	if a.cur == nil {
+		return []any{"job", "", "task", "", "role", "", "title", "", "since_ms", 0, "done", a.done}
+	}
+	return []any{"job", a.cur.Job, "task", a.cur.ID, "role", a.cur.Role, "title", a.cur.Title,
+		"since_ms", a.since.UnixMilli(), "done", a.done}
 }
 
 // heartbeat writes every agent's registration and extends its expiry.
@@ -111,8 +163,12 @@ func (p *Pool) heartbeat(ctx context.Context) error {
 	pipe := p.rdb.Pipeline()
 	for _, a := range p.agents {
 		k := p.keys.Agent(a.id)
-		pipe.HSet(ctx, k, "roles", strings.Join(p.cfg.Roles, ","), "host", p.host, "pid", p.pid,
+		a.mu.Lock()
+		fields := a.fieldsLocked()
+		a.mu.Unlock()
+		fields = append(fields, "roles", strings.Join(p.cfg.Roles, ","), "host", p.host, "pid", p.pid,
 			"started_ms", p.started.UnixMilli(), "beat_ms", now.UnixMilli())
+		pipe.HSet(ctx, k, fields...)
 		pipe.PExpire(ctx, k, ttl)
 		pipe.ZAdd(ctx, p.keys.Agents(), redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: a.id})
 	}

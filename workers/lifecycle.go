@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"time"
 
@@ -32,7 +31,7 @@ func (p *Pool) process(ctx context.Context, a *agent, m jetstream.Msg) {
 		delivered = int(md.NumDelivered)
 	}
 	lease := p.deps.Broker.Config().AckWait
-	claim, err := p.deps.Ledger.Start(ctx, t, a.id, lease, a.busy(ctx, t))
+	claim, err := p.deps.Ledger.Start(ctx, t, a.id, lease, nil)
 	if err != nil {
 		p.log.Warn("claim task", zap.String("task", t.ID), zap.Error(err))
 		_ = m.NakWithDelay(retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
@@ -59,6 +58,7 @@ func (p *Pool) process(ctx context.Context, a *agent, m jetstream.Msg) {
 		_ = m.Ack()
 		return
 	}
+	a.begin(t)
 	p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRunning, Worker: a.id, Attempt: claim.Attempts})
 	if p.cfg.OnStart != nil {
 		p.cfg.OnStart(t, a.id)
@@ -96,22 +96,22 @@ func (p *Pool) execute(ctx context.Context, a *agent, t *broker.Task, attempt in
 	})
 	defer keepAlive.Stop()
 
-	dir, err := os.MkdirTemp(p.cfg.WorkDir, "orchestrate-task-")
-	if err != nil {
-		return nil, fmt.Errorf("scratch directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("skill %s/%s panicked: %v\n%s", t.Role, t.Skill, r, debug.Stack())
 		}
 	}()
-	res, err = skill(ctx, &specialists.Request{
+	req := &specialists.Request{
 		Job: t.Job, Task: t.ID, Role: t.Role, Skill: t.Skill, Title: t.Title,
 		Instructions: t.Instructions, Params: t.Params, Inputs: t.Inputs,
-		Attempt: attempt, Workdir: dir, Artifacts: p.deps.Store, Env: p.cfg.Env,
-	})
+		Attempt: attempt, ScratchRoot: p.cfg.WorkDir, Artifacts: p.deps.Store, Env: p.cfg.Env,
+	}
+	defer func() {
+		if err := req.Cleanup(); err != nil {
+			p.log.Warn("remove scratch directory", zap.String("task", t.ID), zap.Error(err))
+		}
+	}()
+	res, err = skill(ctx, req)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("task timed out after %s: %w", timeout, err)
 	}
@@ -124,16 +124,19 @@ func (p *Pool) execute(ctx context.Context, a *agent, t *broker.Task, attempt in
 // succeed records the artifacts, completes the task in the ledger,
 // publishes the dependents it released and acks the message.
 func (p *Pool) succeed(ctx context.Context, a *agent, t *broker.Task, res *specialists.Result, m jetstream.Msg) error {
-	if len(res.Files) > 0 {
-		if _, err := p.deps.Store.Record(ctx, t.Job, t.ID, res.Files); err != nil {
-			if errors.Is(err, artifacts.ErrInvalidPath) || errors.Is(err, artifacts.ErrConflict) || errors.Is(err, artifacts.ErrTooLarge) {
-				return specialists.Permanent(err)
-			}
-			return err
-		}
-	}
-	done, err := p.deps.Ledger.Complete(ctx, t.Job, t.ID, res.Summary, a.idle(ctx, true))
+	rec, err := p.deps.Store.Prepare(t.Job, t.ID, res.Files)
 	if err != nil {
+		return specialists.Permanent(err)
+	}
+	// One round trip records the artifacts, completes the task and
+	// releases its dependents.
+	done, err := p.deps.Ledger.Complete(ctx, t.Job, t.ID, res.Summary, planner.CompleteOptions{
+		Artifacts: rec, After: a.finished(ctx),
+	})
+	if err != nil {
+		if errors.Is(err, artifacts.ErrConflict) {
+			return specialists.Permanent(err)
+		}
 		return err
 	}
 	if done.First {
@@ -150,7 +153,7 @@ func (p *Pool) succeed(ctx context.Context, a *agent, t *broker.Task, res *speci
 }
 
 func (p *Pool) releaseAgain(ctx context.Context, t *broker.Task) error {
-	done, err := p.deps.Ledger.Complete(ctx, t.Job, t.ID, "", nil)
+	done, err := p.deps.Ledger.Complete(ctx, t.Job, t.ID, "", planner.CompleteOptions{})
 	if err != nil {
 		return err
 	}
@@ -235,9 +238,11 @@ func roleOfSubject(_ string, subject string) string {
 }
 
 func (p *Pool) setIdle(ctx context.Context, a *agent) {
-	pipe := p.rdb.Pipeline()
-	a.idle(ctx, false)(pipe)
-	_, _ = pipe.Exec(ctx)
+	if update := a.end(ctx, false); update != nil {
+		pipe := p.rdb.Pipeline()
+		update(pipe)
+		_, _ = pipe.Exec(ctx)
+	}
 }
 
 func (p *Pool) event(e broker.Event) {

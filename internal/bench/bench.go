@@ -27,7 +27,7 @@ import (
 type Options struct {
 	// Tasks per throughput phase; zero means 20,000.
 	Tasks int
-	// Concurrency of consumers and agents; zero means 64.
+	// Concurrency of consumers and agents; zero means 256.
 	Concurrency int
 	// Rate of the paced latency phase in tasks per second; zero means 1000.
 	Rate int
@@ -41,7 +41,7 @@ func (o Options) withDefaults() Options {
 		o.Tasks = 20000
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 64
+		o.Concurrency = 256
 	}
 	if o.Rate <= 0 {
 		o.Rate = 1000
@@ -226,7 +226,7 @@ func pacedLatency(ctx context.Context, st *stack.Stack, o Options, started func(
 	p := noopPlan("bench-paced", o.PacedTasks)
 	job := planner.NewJobID(p.Name)
 	tasks, deps := planner.Tasks(job, p)
-	if err := st.Ledger.Create(ctx, job, p, tasks, deps); err != nil {
+	if err := st.Ledger.Create(ctx, job, p, tasks, deps, nil); err != nil {
 		return nil, err
 	}
 	submitted := make([]time.Time, len(tasks))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ type BenchOptions struct {
 	Concurrency int
 	Rate        int
 	Output      string
+	CPUProfile  string
 }
 
 // NewCmdBench builds `orchestrate bench`.
@@ -48,9 +50,10 @@ timing each from release to the start of its execution.`,
 		},
 	}
 	cmd.Flags().IntVar(&opts.Tasks, "tasks", 20000, "tasks per throughput phase")
-	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", 64, "consumers and agents working at once")
+	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", 256, "consumers and agents working at once")
 	cmd.Flags().IntVar(&opts.Rate, "rate", 1000, "tasks per second in the latency phase")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	return cmd
 }
 
@@ -69,6 +72,17 @@ func runBench(ctx context.Context, f *Factory, opts *BenchOptions) error {
 		return err
 	}
 	defer st.Close()
+	if opts.CPUProfile != "" {
+		pf, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return usagef("--cpuprofile: %v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var progress io.Writer = f.IO.ErrOut
 	res, err := bench.Run(ctx, st, bench.Options{Tasks: opts.Tasks, Concurrency: opts.Concurrency, Rate: opts.Rate, Log: f.Logger()}, progress)
 	if err != nil {

@@ -53,6 +53,7 @@ func runUp(ctx context.Context, f *Factory, opts *UpOptions) error {
 	so.NATSURL, so.RedisURL = "", ""
 	so.DataDir = filepath.Join(f.Globals.DataDir, "stack")
 	so.NATSPort, so.RedisPort = opts.NATSPort, opts.RedisPort
+	so.Persist = true
 	st, err := stack.Open(ctx, so)
 	if err != nil {
 		return err

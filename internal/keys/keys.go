@@ -23,14 +23,15 @@ func (s Space) JobBase(job string) string { return s.Prefix + "{" + job + "}:" }
 // Job is the hash holding a job's goal, plan, state, timestamps and counts.
 func (s Space) Job(job string) string { return s.JobBase(job) + "job" }
 
+// JobPlan holds the plan a job was created from, as JSON. It is kept out of
+// the job hash so that status reads stay small for large plans.
+func (s Space) JobPlan(job string) string { return s.JobBase(job) + "plan" }
+
 // Tasks is the list of a job's task ids in plan order.
 func (s Space) Tasks(job string) string { return s.JobBase(job) + "tasks" }
 
 // Task is the hash of one task's state.
 func (s Space) Task(job, task string) string { return s.JobBase(job) + "task:" + task }
-
-// Dependents is the set of tasks that wait for task.
-func (s Space) Dependents(job, task string) string { return s.JobBase(job) + "dependents:" + task }
 
 // Files is the hash path → entry of a job's artifacts.
 func (s Space) Files(job string) string { return s.JobBase(job) + "files" }

@@ -44,6 +44,10 @@ type Options struct {
 	// NATSPort and RedisPort choose the embedded servers' ports; zero
 	// picks free ones.
 	NATSPort, RedisPort int
+	// Persist keeps the embedded Redis's data on disk (AOF) across
+	// restarts, as `orchestrate up` wants; a private stack that is
+	// removed afterwards does without the cost.
+	Persist bool
 	// Prefix of every Redis key; empty means "orch:".
 	Prefix string
 	Broker broker.Config
@@ -95,7 +99,7 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 		opts.Log.Debug("embedded nats started", zap.String("url", opts.NATSURL))
 	}
 	if opts.RedisURL == "" {
-		url, kind, stop, err := startRedis(ctx, filepath.Join(opts.DataDir, "redis"), opts.RedisPort)
+		url, kind, stop, err := startRedis(ctx, filepath.Join(opts.DataDir, "redis"), opts.RedisPort, opts.Persist)
 		if err != nil {
 			return fail(err)
 		}
@@ -179,8 +183,8 @@ func ConnectRedis(ctx context.Context, rawURL string) (redis.UniversalClient, er
 
 // startRedis runs a real redis-server child when one is installed, and the
 // in-process miniredis otherwise.
-func startRedis(ctx context.Context, dir string, port int) (url, kind string, stop func(), err error) {
-	p, err := redisproc.Start(ctx, redisproc.Options{Dir: dir, Port: port, AppendOnly: true})
+func startRedis(ctx context.Context, dir string, port int, persist bool) (url, kind string, stop func(), err error) {
+	p, err := redisproc.Start(ctx, redisproc.Options{Dir: dir, Port: port, AppendOnly: persist})
 	if err == nil {
 		return p.URL(), "redis-server", p.Stop, nil
 	}
