@@ -53,6 +53,11 @@ type Task struct {
 	Generation int `json:"gen"`
 	// Timeout bounds one execution; zero means the worker's default.
 	Timeout time.Duration `json:"timeout,omitempty"`
+
+	// wire is the encoded form, kept because a task is written to the
+	// ledger and published, and released dependents are republished from
+	// the ledger's bytes. A task must not change once encoded.
+	wire []byte
 }
 
 // MsgID is the JetStream de-duplication id of this publication.
@@ -66,8 +71,16 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // Encode returns the wire form of t.
 func (t *Task) Encode() ([]byte, error) {
+	if t.wire != nil {
+		return t.wire, nil
+	}
 	t.Version = TaskVersion
-	return json.Marshal(t)
+	data, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	t.wire = data
+	return data, nil
 }
 
 // DecodeTask parses and checks a task message. Its errors wrap
@@ -91,5 +104,6 @@ func DecodeTask(data []byte) (*Task, error) {
 	if _, err := ParsePriority(string(t.Priority)); err != nil {
 		return nil, fmt.Errorf("%w: task %s: %v", ErrBadMessage, t.ID, err)
 	}
+	t.wire = data
 	return &t, nil
 }

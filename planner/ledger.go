@@ -45,10 +45,11 @@ type Also func(redis.Pipeliner)
 // createChunk bounds the commands of one pipeline when creating large jobs.
 const createChunk = 512
 
-// Create writes a job and its tasks. Tasks without dependencies are marked
-// ready; after each chunk of tasks is written, release (when not nil) is
-// called with that chunk's ready tasks, so that workers start on a large
-// job while the rest of it is written. The job's hash comes first, with
+// Create writes a job and its tasks. After each chunk of tasks is written,
+// release (when not nil) is called with the chunk's tasks that wait for
+// nothing, so that workers start on a large job while the rest of it is
+// written; release must publish them, and they are written as queued
+// already (when release is nil, as ready). The job's hash comes first, with
 // its final counts, so that completions are counted from the start. If
 // writing fails half-way the job is marked failed with the reason.
 func (l *Ledger) Create(ctx context.Context, job string, p *Plan, tasks []*broker.Task, deps map[string][]string, release func([]*broker.Task) error) error {
@@ -91,6 +92,9 @@ func (l *Ledger) createTasks(ctx context.Context, job string, tasks []*broker.Ta
 			state := StatePending
 			if len(deps[t.ID]) == 0 {
 				state = StateReady
+				if release != nil {
+					state = StateQueued
+				}
 				ready = append(ready, t)
 			}
 			// Role, skill and title are read from msg: the hash holds

@@ -29,8 +29,14 @@ func (s *Submitter) Submit(ctx context.Context, p *Plan) (string, error) {
 	job := NewJobID(p.Name)
 	tasks, deps := Tasks(job, p)
 	_ = s.Broker.PublishEvent(broker.Event{Job: job, Kind: broker.EventJobCreated, Summary: p.Goal})
-	err := s.Ledger.Create(ctx, job, p, tasks, deps, func(ready []*broker.Task) error {
-		return s.Release(ctx, job, ready)
+	err := s.Ledger.Create(ctx, job, p, tasks, deps, func(roots []*broker.Task) error {
+		if err := s.Broker.PublishTasks(ctx, roots); err != nil {
+			return fmt.Errorf("publish tasks of job %s: %w", job, err)
+		}
+		for _, t := range roots {
+			_ = s.Broker.PublishEvent(broker.Event{Job: job, Task: t.ID, Role: t.Role, Kind: broker.EventQueued})
+		}
+		return nil
 	})
 	if err != nil {
 		return job, err

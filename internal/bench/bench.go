@@ -33,7 +33,10 @@ type Options struct {
 	Rate int
 	// PacedTasks in the latency phase; zero means 3 seconds' worth.
 	PacedTasks int
-	Log        *zap.Logger
+	// Rounds of the two throughput phases, run alternately so that both
+	// see the same machine; zero means 3. Medians are reported.
+	Rounds int
+	Log    *zap.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -46,6 +49,9 @@ func (o Options) withDefaults() Options {
 	if o.Rate <= 0 {
 		o.Rate = 1000
 	}
+	if o.Rounds <= 0 {
+		o.Rounds = 3
+	}
 	if o.PacedTasks <= 0 {
 		o.PacedTasks = 3 * o.Rate
 	}
@@ -57,34 +63,31 @@ func (o Options) withDefaults() Options {
 
 // Result holds the figures of one run.
 type Result struct {
-	Tasks          int     `json:"tasks"`
-	Concurrency    int     `json:"concurrency"`
-	RawPerSec      float64 `json:"raw_jetstream_tasks_per_s"`
-	FullPerSec     float64 `json:"lifecycle_tasks_per_s"`
-	Ratio          float64 `json:"ratio"`
-	PacedRate      int     `json:"paced_rate_per_s"`
-	PacedTasks     int     `json:"paced_tasks"`
-	SubmitStartP50 float64 `json:"submit_to_start_p50_ms"`
-	SubmitStartP99 float64 `json:"submit_to_start_p99_ms"`
-	SubmitStartMax float64 `json:"submit_to_start_max_ms"`
+	Tasks       int `json:"tasks"`
+	Concurrency int `json:"concurrency"`
+	Rounds      int `json:"rounds"`
+	// Medians over the rounds; Ratio is the median of the rounds' ratios.
+	RawPerSec  float64 `json:"raw_jetstream_tasks_per_s"`
+	FullPerSec float64 `json:"lifecycle_tasks_per_s"`
+	Ratio      float64 `json:"ratio"`
+	// Each round's figures, in order.
+	RoundsRaw      []float64 `json:"rounds_raw_tasks_per_s"`
+	RoundsFull     []float64 `json:"rounds_lifecycle_tasks_per_s"`
+	PacedRate      int       `json:"paced_rate_per_s"`
+	PacedTasks     int       `json:"paced_tasks"`
+	SubmitStartP50 float64   `json:"submit_to_start_p50_ms"`
+	SubmitStartP99 float64   `json:"submit_to_start_p99_ms"`
+	SubmitStartMax float64   `json:"submit_to_start_max_ms"`
 }
 
 // Run performs the three phases: raw JetStream throughput, lifecycle
 // throughput, and paced submit-to-start latency.
 func Run(ctx context.Context, st *stack.Stack, o Options, progress io.Writer) (*Result, error) {
 	o = o.withDefaults()
-	res := &Result{Tasks: o.Tasks, Concurrency: o.Concurrency, PacedRate: o.Rate, PacedTasks: o.PacedTasks}
+	res := &Result{Tasks: o.Tasks, Concurrency: o.Concurrency, Rounds: o.Rounds, PacedRate: o.Rate, PacedTasks: o.PacedTasks}
 	if err := st.Broker.EnsureTopology(ctx, []string{specialists.RoleDiag}); err != nil {
 		return nil, err
 	}
-
-	fmt.Fprintf(progress, "raw jetstream: %d messages, %d in flight\n", o.Tasks, o.Concurrency)
-	raw, err := rawThroughput(ctx, st.Broker, o)
-	if err != nil {
-		return nil, fmt.Errorf("raw phase: %w", err)
-	}
-	res.RawPerSec = raw
-	fmt.Fprintf(progress, "  %.0f tasks/s\n", raw)
 
 	var (
 		mu     sync.Mutex
@@ -110,14 +113,23 @@ func Run(ctx context.Context, st *stack.Stack, o Options, progress io.Writer) (*
 	}
 	defer pool.Shutdown(context.Background())
 
-	fmt.Fprintf(progress, "full lifecycle: %d diag/noop tasks, %d agents\n", o.Tasks, o.Concurrency)
-	full, err := lifecycleThroughput(ctx, st, o.Tasks)
-	if err != nil {
-		return nil, fmt.Errorf("lifecycle phase: %w", err)
+	var ratios []float64
+	for round := 1; round <= o.Rounds; round++ {
+		raw, err := rawThroughput(ctx, st.Broker, o)
+		if err != nil {
+			return nil, fmt.Errorf("raw phase: %w", err)
+		}
+		full, err := lifecycleThroughput(ctx, st, o.Tasks)
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle phase: %w", err)
+		}
+		res.RoundsRaw = append(res.RoundsRaw, raw)
+		res.RoundsFull = append(res.RoundsFull, full)
+		ratios = append(ratios, full/raw)
+		fmt.Fprintf(progress, "round %d of %d, %d tasks, %d in flight: raw jetstream %.0f/s, full lifecycle %.0f/s (%.0f%%)\n",
+			round, o.Rounds, o.Tasks, o.Concurrency, raw, full, 100*full/raw)
 	}
-	res.FullPerSec = full
-	res.Ratio = full / raw
-	fmt.Fprintf(progress, "  %.0f tasks/s (%.0f%% of raw)\n", full, 100*res.Ratio)
+	res.RawPerSec, res.FullPerSec, res.Ratio = median(res.RoundsRaw), median(res.RoundsFull), median(ratios)
 
 	fmt.Fprintf(progress, "paced latency: %d tasks at %d/s\n", o.PacedTasks, o.Rate)
 	lat, err := pacedLatency(ctx, st, o, func(id string) (time.Time, bool) {
@@ -286,6 +298,15 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	}
 	i := int(q*float64(len(sorted))+0.5) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
