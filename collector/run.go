@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -66,15 +65,16 @@ var machineGoEnv = sync.OnceValue(func() RunOptions {
 	return RunOptions{GoCache: v.GOCACHE, GoModCache: v.GOMODCACHE, GoPath: v.GOPATH}
 })
 
-// goBinDir is the directory of the go binary: the worker's PATH first,
-// then the toolchain this program was built with.
+// goBinDir is the directory of the go binary on the worker's PATH, or of
+// the usual install location when it is not on PATH (as in some service
+// managers' environments).
 var goBinDir = sync.OnceValue(func() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		if abs, err := filepath.Abs(p); err == nil {
 			return filepath.Dir(abs)
 		}
 	}
-	return filepath.Join(runtime.GOROOT(), "bin")
+	return "/usr/local/go/bin"
 })
 
 // Report is the outcome of a tree's test command; the collector stores it

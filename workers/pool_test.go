@@ -365,9 +365,8 @@ func TestAHostileArtifactIsRefusedNamingTheTask(t *testing.T) {
 func TestAPanickingSkillFailsItsTaskAndNotTheWorker(t *testing.T) {
 	e := newEnv(t, broker.Config{MaxDeliver: 2})
 	e.skills.Register("diag", "panic", func(context.Context, *specialists.Request) (*specialists.Result, error) {
-		var m map[string]int
-		m["boom"]++ // a nil-map write: a real runtime panic
-		return nil, nil
+		var tasks []string
+		return &specialists.Result{Summary: tasks[len(tasks)]}, nil // index out of range: a real runtime panic
 	})
 	e.startPool(t, workers.Config{MaxAgents: 1})
 	job := e.submit(t, onePhase(subtask("p", "panic", nil)))

@@ -36,7 +36,7 @@ write, events, release); then tasks released one by one at --rate per second,
 timing each from release to the start of its execution.`,
 		Example: `  orchestrate bench
   orchestrate bench --tasks 50000 --concurrency 128 --output json`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Tasks < 1 || opts.Concurrency < 1 || opts.Rate < 1 || opts.Rounds < 1 {
 				return usagef("--tasks, --concurrency, --rate and --rounds must be at least 1")

@@ -24,7 +24,7 @@ func NewCmdCollect(f *Factory, runF func(context.Context, *CollectOptions) error
 		Use:     "collect JOB --out DIR",
 		Short:   "Rebuild a job's project tree from the artifact store",
 		Example: `  orchestrate collect ml-churn-system-20261126t010203-3fa9c1 --out ml-system`,
-		Args:    cobra.ExactArgs(1),
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Job = args[0]
 			if opts.Out == "" {

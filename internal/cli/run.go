@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,9 +43,12 @@ the configured servers until interrupted.`,
 		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --max-agents 4 --out ml-system
   orchestrate run "Build production ML system for customer churn prediction with real-time inference" --out ml-system --output json
   orchestrate run --max-agents 4`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if strings.TrimSpace(args[0]) == "" {
+					return usagef("the goal is empty: say what to build, or give no goal to serve as an agent pool")
+				}
 				opts.Goal = args[0]
 			}
 			if opts.MaxAgents < 1 {

@@ -23,7 +23,7 @@ func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) 
 		Use:     "status JOB",
 		Short:   "Show a job's state and every task's role, state, attempts and worker",
 		Example: `  orchestrate status ml-churn-system-20261126t010203-3fa9c1 --output json`,
-		Args:    cobra.ExactArgs(1),
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Job = args[0]
 			if err := checkOutput(opts.Output); err != nil {
@@ -64,7 +64,7 @@ func NewCmdJobs(f *Factory, runF func(context.Context, *JobsOptions) error) *cob
 	cmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "List the newest jobs",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(opts.Output); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,9 +32,12 @@ and prints the job id. Worker pools anywhere pick the subtasks up.
 With --wait it follows the job to the end and exits 0 only if it succeeded.`,
 		Example: `  orchestrate submit "Build production ML system for customer churn prediction with real-time inference" --decompose
   orchestrate submit "Build production ML system for customer churn prediction with real-time inference" --decompose --wait --output json`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Goal = args[0]
+			if strings.TrimSpace(opts.Goal) == "" {
+				return usagef("the goal is empty: say what to build")
+			}
 			if !opts.Decompose {
 				return usagef("say how to plan the goal: --decompose plans it into the whole DAG of subtasks")
 			}

@@ -35,7 +35,7 @@ ports, creates the streams and consumers, prints the environment lines that
 point other terminals at them, and stays up until interrupted.`,
 		Example: `  orchestrate up --data-dir /tmp/orch
   eval "$(orchestrate up --nats-port 14222 --redis-port 16379 & sleep 1)"   # or copy the printed lines`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)

@@ -25,7 +25,7 @@ SIGINT or SIGTERM; then it stops fetching, lets running tasks finish within
 --grace, hands the rest back to the queue and exits 0.`,
 		Example: `  orchestrate worker --roles data-pipeline-engineer,data-science-analyst --max-agents 4
   orchestrate worker --roles collector --max-agents 1 --nats nats://nats:4222 --redis redis://redis:6379`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(opts.Roles) == 0 {
 				return usagef("--roles is required (e.g. --roles ml-systems-architect,collector)")
