@@ -93,9 +93,7 @@ func Run(ctx context.Context, st *stack.Stack, o Options, progress io.Writer) (*
 		mu     sync.Mutex
 		starts = map[string]time.Time{}
 	)
-	pool, err := workers.NewPool(workers.Deps{
-		Broker: st.Broker, Ledger: st.Ledger, Store: st.Store, Skills: st.Skills, Redis: st.Redis, Log: o.Log,
-	}, workers.Config{
+	pool, err := workers.NewPool(st.PoolDeps(o.Log), workers.Config{
 		Roles: []string{specialists.RoleDiag}, MaxAgents: o.Concurrency, Prefetch: 2 * o.Concurrency,
 		Name: "bench",
 		OnStart: func(t *broker.Task, _ string) {

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orchestrate-dev/orchestrate/internal/bench"
-	"github.com/orchestrate-dev/orchestrate/internal/stack"
 )
 
 // BenchOptions are the inputs of `orchestrate bench`.
@@ -60,16 +59,7 @@ timing each from release to the start of its execution.`,
 }
 
 func runBench(ctx context.Context, f *Factory, opts *BenchOptions) error {
-	so := f.StackOptions(true)
-	if so.NATSURL == "" || so.RedisURL == "" {
-		dir, err := os.MkdirTemp(mkdirAll(f.Globals.DataDir), "bench-")
-		if err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		so.DataDir = dir
-	}
-	st, err := stack.Open(ctx, so)
+	st, err := openPrivate(ctx, f, "bench-")
 	if err != nil {
 		return err
 	}

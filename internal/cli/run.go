@@ -90,18 +90,7 @@ func runGoal(ctx context.Context, f *Factory, opts *RunOptions) error {
 		return err
 	}
 
-	so := f.StackOptions(true)
-	if so.NATSURL == "" || so.RedisURL == "" {
-		// A private directory per run, so that runs side by side and a
-		// running `orchestrate up` never share a store.
-		dir, err := os.MkdirTemp(mkdirAll(f.Globals.DataDir), "run-")
-		if err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		so.DataDir = dir
-	}
-	st, err := stack.Open(ctx, so)
+	st, err := openPrivate(ctx, f, "run-")
 	if err != nil {
 		return err
 	}
@@ -112,9 +101,7 @@ func runGoal(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err := st.Broker.EnsureTopology(ctx, st.Skills.Roles()); err != nil {
 		return err
 	}
-	pool, err := workers.NewPool(workers.Deps{
-		Broker: st.Broker, Ledger: st.Ledger, Store: st.Store, Skills: st.Skills, Redis: st.Redis, Log: f.Logger(),
-	}, workers.Config{Roles: st.Skills.Roles(), MaxAgents: opts.MaxAgents, Grace: opts.Grace})
+	pool, err := workers.NewPool(st.PoolDeps(f.Logger()), workers.Config{Roles: st.Skills.Roles(), MaxAgents: opts.MaxAgents, Grace: opts.Grace})
 	if err != nil {
 		return err
 	}
@@ -162,9 +149,7 @@ func serve(ctx context.Context, f *Factory, roles []string, maxAgents int, grace
 	if err := st.Broker.EnsureTopology(ctx, roles); err != nil {
 		return err
 	}
-	pool, err := workers.NewPool(workers.Deps{
-		Broker: st.Broker, Ledger: st.Ledger, Store: st.Store, Skills: st.Skills, Redis: st.Redis, Log: f.Logger(),
-	}, workers.Config{Roles: roles, MaxAgents: maxAgents, Grace: grace})
+	pool, err := workers.NewPool(st.PoolDeps(f.Logger()), workers.Config{Roles: roles, MaxAgents: maxAgents, Grace: grace})
 	if err != nil {
 		return err
 	}
@@ -179,7 +164,27 @@ func serve(ctx context.Context, f *Factory, roles []string, maxAgents int, grace
 	return nil
 }
 
-func mkdirAll(dir string) string {
-	_ = os.MkdirAll(dir, 0o755)
-	return dir
+// openPrivate opens the configured servers, or embedded ones in a private
+// data directory (removed by Close), so that runs side by side and a
+// running `orchestrate up` never share a store.
+func openPrivate(ctx context.Context, f *Factory, pattern string) (*stack.Stack, error) {
+	so := f.StackOptions(true)
+	if so.NATSURL != "" && so.RedisURL != "" {
+		return stack.Open(ctx, so)
+	}
+	if err := os.MkdirAll(f.Globals.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	dir, err := os.MkdirTemp(f.Globals.DataDir, pattern)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	so.DataDir = dir
+	st, err := stack.Open(ctx, so)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	st.OnClose(func() { _ = os.RemoveAll(dir) })
+	return st, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/specialists"
 	"github.com/orchestrate-dev/orchestrate/specialists/builtin"
 	"github.com/orchestrate-dev/orchestrate/specialists/diag"
+	"github.com/orchestrate-dev/orchestrate/workers"
 )
 
 // ErrNoServers is returned when a command that needs shared servers is
@@ -134,13 +135,13 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 
 	s.Ledger = planner.NewLedger(rdb, opts.Prefix)
 	s.Store = artifacts.NewStore(rdb, opts.Prefix, artifacts.Limits{})
-	s.Skills = Skills(s.Store, map[string]string{})
+	s.Skills = Skills(s.Store)
 	return s, nil
 }
 
 // Skills builds the registry of every builtin role: the five specialists,
 // the collector and the diagnostic role.
-func Skills(store *artifacts.Store, _ map[string]string) *specialists.Registry {
+func Skills(store *artifacts.Store) *specialists.Registry {
 	r := specialists.NewRegistry()
 	builtin.Register(r)
 	diag.Register(r)
@@ -152,6 +153,14 @@ func Skills(store *artifacts.Store, _ map[string]string) *specialists.Registry {
 func (s *Stack) Submitter() *planner.Submitter {
 	return &planner.Submitter{Ledger: s.Ledger, Broker: s.Broker, Skills: s.Skills}
 }
+
+// PoolDeps are the dependencies of a worker pool over the stack.
+func (s *Stack) PoolDeps(log *zap.Logger) workers.Deps {
+	return workers.Deps{Broker: s.Broker, Ledger: s.Ledger, Store: s.Store, Skills: s.Skills, Redis: s.Redis, Log: log}
+}
+
+// OnClose runs fn when the stack closes, after everything else stopped.
+func (s *Stack) OnClose(fn func()) { s.closers = append([]func(){fn}, s.closers...) }
 
 // Close disconnects and stops embedded servers, in reverse order of start.
 func (s *Stack) Close() {
