@@ -2,6 +2,7 @@ package workers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -414,5 +415,33 @@ func TestAgentsAreListedWhileThePoolRuns(t *testing.T) {
 	agents, _ = workers.ListAgents(ctx, e.rdb, e.ledger.Keys())
 	if len(agents) != 0 {
 		t.Errorf("agents after shutdown = %+v", agents)
+	}
+}
+
+func TestAnInvalidPlanIsRefusedBeforeAnythingIsWritten(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, broker.Config{})
+	cases := []struct {
+		name string
+		plan *planner.Plan
+		want string
+	}{
+		{"a cyclic plan", onePhase(subtask("a", "noop", nil, "b"), subtask("b", "noop", nil, "a")), "dependency cycle: a -> b -> a"},
+		{"an unknown role", onePhase(planner.Subtask{ID: "x", Role: "wizard", Skill: "noop"}), `subtask x: unknown role "wizard"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := (&planner.Submitter{Ledger: e.ledger, Broker: e.broker, Skills: e.skills}).Submit(ctx, c.plan)
+			if !errors.Is(err, planner.ErrInvalidPlan) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want an invalid plan naming %q", err, c.want)
+			}
+			if n, _ := e.rdb.DBSize(ctx).Result(); n != 0 {
+				t.Errorf("%d keys written for a refused plan", n)
+			}
+			s, _ := e.broker.JetStream().Stream(ctx, broker.TasksStream)
+			if info, _ := s.Info(ctx); info.State.Msgs != 0 {
+				t.Errorf("%d tasks published for a refused plan", info.State.Msgs)
+			}
+		})
 	}
 }
