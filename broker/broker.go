@@ -203,7 +203,20 @@ func (b *Broker) Consumer(ctx context.Context, role string, p Priority) (jetstre
 // PublishTasks publishes tasks with their de-duplication ids and waits
 // until JetStream has stored every one. Publications are pipelined.
 func (b *Broker) PublishTasks(ctx context.Context, tasks []*Task) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(tasks))
+	var p Publication
+	if err := p.Add(b, tasks); err != nil {
+		return err
+	}
+	return p.Wait(ctx)
+}
+
+// Publication is a set of task publications in flight, for publishers
+// that keep working (writing the next part of a large job) while JetStream
+// stores the previous ones.
+type Publication struct{ futures []jetstream.PubAckFuture }
+
+// Add publishes tasks without waiting for JetStream to store them.
+func (p *Publication) Add(b *Broker, tasks []*Task) error {
 	for _, t := range tasks {
 		data, err := t.Encode()
 		if err != nil {
@@ -217,9 +230,17 @@ func (b *Broker) PublishTasks(ctx context.Context, tasks []*Task) error {
 		if err != nil {
 			return fmt.Errorf("publish task %s: %w", t.ID, err)
 		}
-		futures = append(futures, f)
+		p.futures = append(p.futures, f)
 	}
-	return waitAcks(ctx, futures)
+	return nil
+}
+
+// Wait returns once JetStream stored every task added, or with the first
+// failure.
+func (p *Publication) Wait(ctx context.Context) error {
+	err := waitAcks(ctx, p.futures)
+	p.futures = nil
+	return err
 }
 
 func waitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {

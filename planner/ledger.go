@@ -68,10 +68,16 @@ func (l *Ledger) Create(ctx context.Context, job string, p *Plan, tasks []*broke
 		return fmt.Errorf("create job %s: %w", job, err)
 	}
 	if err := l.createTasks(ctx, job, tasks, deps, now, release); err != nil {
-		l.rdb.HSet(context.WithoutCancel(ctx), l.keys.Job(job), "state", JobFailed, "error", err.Error(), "finished_ms", nowMS())
+		l.Fail(context.WithoutCancel(ctx), job, err)
 		return err
 	}
 	return nil
+}
+
+// Fail marks a job failed for a reason outside its tasks, such as a
+// submission interrupted half-way.
+func (l *Ledger) Fail(ctx context.Context, job string, cause error) {
+	l.rdb.HSet(ctx, l.keys.Job(job), "state", JobFailed, "error", cause.Error(), "finished_ms", nowMS())
 }
 
 func (l *Ledger) createTasks(ctx context.Context, job string, tasks []*broker.Task, deps map[string][]string, now int64, release func([]*broker.Task) error) error {
@@ -129,22 +135,55 @@ type StartResult struct {
 // Run reports whether the task should be executed.
 func (r StartResult) Run() bool { return r.Verdict == "run" }
 
-// Start claims a task for worker, with a lease that keeps other agents
-// from running it at the same time until it expires or is renewed.
-func (l *Ledger) Start(ctx context.Context, t *broker.Task, worker string, lease time.Duration, also Also) (StartResult, error) {
+// Check says whether worker should execute a delivered task, without
+// writing anything: a task already succeeded, dead or blocked, an older
+// generation, a task whose dependencies are not met, and a task another
+// agent runs under a live lease are not executed. What an agent runs is
+// written by Claim, for tasks that run long enough for it to matter, and
+// by Complete, Retry and Dead.
+func (l *Ledger) Check(ctx context.Context, t *broker.Task, worker string) (StartResult, error) {
+	var cmd *redis.SliceCmd
+	l.hot.Do(ctx, func(pipe redis.Pipeliner) {
+		cmd = pipe.HMGet(ctx, l.keys.Task(t.Job, t.ID), "state", "gen", "deps_left", "worker", "lease_ms", "attempts")
+	})
+	f, err := cmd.Result()
+	if err != nil {
+		return StartResult{}, fmt.Errorf("check task %s of job %s: %w", t.ID, t.Job, err)
+	}
+	str := func(i int) string { s, _ := f[i].(string); return s }
+	state := str(0)
+	switch {
+	case state == "":
+		return StartResult{Verdict: "missing"}, nil
+	case t.Generation < atoi(str(1)):
+		return StartResult{Verdict: "stale"}, nil
+	case state == StateSucceeded || state == StateDead || state == StateBlocked:
+		return StartResult{Verdict: state}, nil
+	case atoi(str(2)) > 0:
+		return StartResult{Verdict: "waiting"}, nil
+	}
+	if state == StateRunning && str(3) != worker {
+		if left := int64(atoi(str(4))) - nowMS(); left > 0 {
+			return StartResult{Verdict: "busy", Attempts: int(left)}, nil
+		}
+	}
+	return StartResult{Verdict: "run", Attempts: atoi(str(5)) + 1}, nil
+}
+
+// Claim marks a task running under worker's lease, which keeps other
+// agents from running it at the same time until it expires or is renewed.
+// attempts is the count Check returned.
+func (l *Ledger) Claim(ctx context.Context, t *broker.Task, worker string, lease time.Duration, attempts int) (StartResult, error) {
 	var cmd *redis.Cmd
 	err := l.hotPath(ctx, func(pipe redis.Pipeliner) {
-		cmd = startScript.EvalSha(ctx, pipe, []string{l.keys.Task(t.Job, t.ID)}, worker, nowMS(), t.Generation, lease.Milliseconds())
-		if also != nil {
-			also(pipe)
-		}
+		cmd = startScript.EvalSha(ctx, pipe, []string{l.keys.Task(t.Job, t.ID)}, worker, nowMS(), t.Generation, lease.Milliseconds(), attempts)
 	}, func() error { return cmd.Err() }, startScript)
 	if err != nil {
-		return StartResult{}, fmt.Errorf("start task %s of job %s: %w", t.ID, t.Job, err)
+		return StartResult{}, fmt.Errorf("claim task %s of job %s: %w", t.ID, t.Job, err)
 	}
 	vals, err := cmd.Slice()
 	if err != nil || len(vals) != 2 {
-		return StartResult{}, fmt.Errorf("start task %s of job %s: unexpected reply %v: %v", t.ID, t.Job, vals, err)
+		return StartResult{}, fmt.Errorf("claim task %s of job %s: unexpected reply %v: %v", t.ID, t.Job, vals, err)
 	}
 	verdict, _ := vals[0].(string)
 	n, _ := vals[1].(int64)
@@ -172,10 +211,23 @@ type CompleteResult struct {
 	Ready []*broker.Task
 	// Entries are the recorded artifacts, as the index holds them.
 	Entries []artifacts.Entry
+	// Stale is true when the task was put back with a newer generation
+	// (replayed) while this execution ran; nothing changed.
+	Stale bool
+}
+
+// Run describes one execution of a task, for the ledger's record.
+type Run struct {
+	Worker     string
+	Started    time.Time
+	Attempts   int
+	Generation int
 }
 
 // CompleteOptions add work to the round trip of a completion.
 type CompleteOptions struct {
+	// Run describes the execution that completed the task.
+	Run Run
 	// Artifacts are recorded in the same atomic step as the completion:
 	// if the index refuses them, the task is left as it was. Nil records
 	// nothing.
@@ -191,12 +243,13 @@ type CompleteOptions struct {
 func (l *Ledger) Complete(ctx context.Context, job, task, summary string, opts CompleteOptions) (CompleteResult, error) {
 	rec := opts.Artifacts
 	keys := []string{l.keys.Task(job, task), l.keys.Job(job), l.keys.Files(job), l.keys.Fold(job), l.keys.Outputs(job, task)}
-	args := []any{l.keys.JobBase(job), nowMS(), summary, task, 0}
+	r := opts.Run
+	args := []any{l.keys.JobBase(job), nowMS(), summary, r.Worker, r.Started.UnixMilli(), r.Attempts, r.Generation, task, 0}
 	if rec != nil {
 		if err := rec.WriteBlobs(ctx); err != nil {
 			return CompleteResult{}, err
 		}
-		args = append(args[:3], rec.IndexArgs()...)
+		args = append(args[:7], rec.IndexArgs()...)
 	}
 	var cmd *redis.Cmd
 	err := l.hotPath(ctx, func(pipe redis.Pipeliner) {
@@ -231,8 +284,11 @@ func (l *Ledger) Complete(ctx context.Context, job, task, summary string, opts C
 			return CompleteResult{}, err
 		}
 	}
-	if first == -1 {
+	switch first {
+	case -1:
 		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: artifacts refused", task, job)
+	case -2:
+		return CompleteResult{Stale: true}, nil
 	}
 	for _, v := range vals[3+k:] {
 		s, _ := v.(string)
@@ -261,8 +317,8 @@ func (l *Ledger) MarkQueued(ctx context.Context, job string, tasks []string) err
 }
 
 // Retry records a transient failure of a task that will be redelivered.
-func (l *Ledger) Retry(ctx context.Context, job, task, errText string) error {
-	if err := retryScript.Run(ctx, l.rdb, []string{l.keys.Task(job, task)}, errText, nowMS()).Err(); err != nil {
+func (l *Ledger) Retry(ctx context.Context, job, task, errText string, r Run) error {
+	if err := retryScript.Run(ctx, l.rdb, []string{l.keys.Task(job, task)}, errText, nowMS(), r.Attempts, r.Worker, r.Started.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("record failure of task %s of job %s: %w", task, job, err)
 	}
 	return nil
@@ -278,9 +334,9 @@ type DeadResult struct {
 
 // Dead records that a task failed for good and blocks its dependents,
 // transitively.
-func (l *Ledger) Dead(ctx context.Context, job, task, errText string) (DeadResult, error) {
+func (l *Ledger) Dead(ctx context.Context, job, task, errText string, r Run) (DeadResult, error) {
 	vals, err := deadScript.Run(ctx, l.rdb, []string{l.keys.Task(job, task), l.keys.Job(job)},
-		l.keys.JobBase(job), task, errText, nowMS()).Slice()
+		l.keys.JobBase(job), task, errText, nowMS(), r.Attempts, r.Worker, r.Started.UnixMilli()).Slice()
 	if err != nil {
 		return DeadResult{}, fmt.Errorf("record death of task %s of job %s: %w", task, job, err)
 	}

@@ -47,11 +47,12 @@ func TestConcurrentCompletionsReleaseADependentExactlyOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if r, err := l.Start(ctx, tk, "w", time.Minute, nil); err != nil || !r.Run() {
-				t.Errorf("start %s: %v %v", tk.ID, r, err)
+			r, err := l.Check(ctx, tk, "w")
+			if err != nil || !r.Run() {
+				t.Errorf("check %s: %v %v", tk.ID, r, err)
 				return
 			}
-			res, err := l.Complete(ctx, job, tk.ID, "", planner.CompleteOptions{})
+			res, err := l.Complete(ctx, job, tk.ID, "", planner.CompleteOptions{Run: planner.Run{Worker: "w", Started: time.Now(), Attempts: r.Attempts}})
 			if err != nil {
 				t.Errorf("complete %s: %v", tk.ID, err)
 				return
@@ -76,30 +77,43 @@ func TestConcurrentCompletionsReleaseADependentExactlyOnce(t *testing.T) {
 	}
 }
 
-func TestStartSaysWhyATaskMustNotRun(t *testing.T) {
+func TestCheckAndClaimSayWhyATaskMustNotRun(t *testing.T) {
 	ctx := context.Background()
 	l := newLedger(t)
 	job, tasks := create(t, l, plan(st("a"), st("b", "a")))
 	a, b := tasks[0], tasks[1]
 
-	if r, _ := l.Start(ctx, b, "w1", time.Minute, nil); r.Verdict != "waiting" {
+	if r, _ := l.Check(ctx, b, "w1"); r.Verdict != "waiting" {
 		t.Errorf("a task with dependencies left: verdict %q, want waiting", r.Verdict)
 	}
-	if r, _ := l.Start(ctx, a, "w1", time.Minute, nil); !r.Run() || r.Attempts != 1 {
-		t.Fatalf("first start: %+v", r)
+	if r, _ := l.Check(ctx, a, "w1"); !r.Run() || r.Attempts != 1 {
+		t.Fatalf("first check: %+v", r)
 	}
-	if r, _ := l.Start(ctx, a, "w2", time.Minute, nil); r.Verdict != "busy" {
+	if r, _ := l.Claim(ctx, a, "w1", time.Minute, 1); !r.Run() || r.Attempts != 1 {
+		t.Fatalf("claim: %+v", r)
+	}
+	if r, _ := l.Check(ctx, a, "w2"); r.Verdict != "busy" {
 		t.Errorf("a second agent under a live lease: verdict %q, want busy", r.Verdict)
 	}
-	if r, _ := l.Start(ctx, a, "w1", time.Minute, nil); !r.Run() || r.Attempts != 2 {
+	if r, _ := l.Claim(ctx, a, "w2", time.Minute, 1); r.Verdict != "busy" {
+		t.Errorf("a second agent's claim under a live lease: verdict %q, want busy", r.Verdict)
+	}
+	if r, _ := l.Check(ctx, a, "w1"); !r.Run() || r.Attempts != 2 {
 		t.Errorf("the lease holder's redelivery: %+v, want run at attempt 2", r)
 	}
-	res, err := l.Complete(ctx, job, "a", "ok", planner.CompleteOptions{})
+	res, err := l.Complete(ctx, job, "a", "ok", planner.CompleteOptions{Run: planner.Run{Worker: "w1", Started: time.Now(), Attempts: 2}})
 	if err != nil || !res.First || len(res.Ready) != 1 {
 		t.Fatalf("complete: %+v %v", res, err)
 	}
-	if r, _ := l.Start(ctx, a, "w2", time.Minute, nil); r.Verdict != "succeeded" {
+	js, _ := l.Job(ctx, job)
+	if js.Tasks[0].Attempts != 2 || js.Tasks[0].Worker != "w1" || js.Tasks[0].Started.IsZero() {
+		t.Errorf("the completion did not record the execution: %+v", js.Tasks[0])
+	}
+	if r, _ := l.Check(ctx, a, "w2"); r.Verdict != "succeeded" {
 		t.Errorf("a redelivery after success: verdict %q", r.Verdict)
+	}
+	if r, _ := l.Claim(ctx, a, "w2", time.Minute, 3); r.Verdict != "succeeded" {
+		t.Errorf("a claim after success: verdict %q", r.Verdict)
 	}
 	again, err := l.Complete(ctx, job, "a", "ok", planner.CompleteOptions{})
 	if err != nil || again.First || len(again.Ready) != 1 {
@@ -113,8 +127,11 @@ func TestStartSaysWhyATaskMustNotRun(t *testing.T) {
 	}
 	stale := *b
 	stale.Generation = -1
-	if r, _ := l.Start(ctx, &stale, "w1", time.Minute, nil); r.Verdict != "stale" {
+	if r, _ := l.Check(ctx, &stale, "w1"); r.Verdict != "stale" {
 		t.Errorf("an older generation: verdict %q", r.Verdict)
+	}
+	if res, _ := l.Complete(ctx, job, "b", "", planner.CompleteOptions{Run: planner.Run{Generation: -1}}); !res.Stale {
+		t.Errorf("the completion of an older generation: %+v, want stale", res)
 	}
 }
 
@@ -122,11 +139,11 @@ func TestAnExpiredLeaseLetsAnotherAgentTakeOver(t *testing.T) {
 	ctx := context.Background()
 	l := newLedger(t)
 	_, tasks := create(t, l, plan(st("a")))
-	if r, _ := l.Start(ctx, tasks[0], "dead-worker", time.Millisecond, nil); !r.Run() {
-		t.Fatal("first start refused")
+	if r, _ := l.Claim(ctx, tasks[0], "dead-worker", time.Millisecond, 1); !r.Run() {
+		t.Fatal("first claim refused")
 	}
 	testenv.Eventually(t, 2*time.Second, "the lease to expire and another agent to run the task", func() bool {
-		r, err := l.Start(ctx, tasks[0], "w2", time.Minute, nil)
+		r, err := l.Check(ctx, tasks[0], "w2")
 		return err == nil && r.Run()
 	})
 }
@@ -135,7 +152,7 @@ func TestDeathBlocksEverythingDownstream(t *testing.T) {
 	ctx := context.Background()
 	l := newLedger(t)
 	job, _ := create(t, l, plan(st("a"), st("b", "a"), st("c", "b"), st("d", "a", "c"), st("other")))
-	res, err := l.Dead(ctx, job, "a", "boom")
+	res, err := l.Dead(ctx, job, "a", "boom", planner.Run{Worker: "w", Attempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

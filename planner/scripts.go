@@ -25,20 +25,20 @@ const (
 	JobFailed    = "failed"
 )
 
-// startScript claims a task for an agent.
+// startScript claims a task for an agent that has run it for a while.
 //
 // KEYS[1] task hash
 // ARGV[1] worker id, ARGV[2] now (unix ms), ARGV[3] generation of the
-// message, ARGV[4] lease (ms)
+// message, ARGV[4] lease (ms), ARGV[5] attempts so far, this one included
 //
-// Returns {verdict, n}: verdict "run" when the agent should execute it, with
-// n the attempts so far including this one; "busy" when another agent holds
-// an unexpired lease on it (a redelivery raced a slow agent), with n the ms
-// left; otherwise the reason to skip with n = 0: "missing" (no such task),
-// "stale" (an older generation), "waiting" (dependencies not met), or the
-// terminal state ("succeeded", "dead", "blocked").
+// Returns {verdict, n}: verdict "run" when the agent holds the task now,
+// with n the attempts; "busy" when another agent holds an unexpired lease
+// on it (a redelivery raced a slow agent), with n the ms left; otherwise
+// the reason to stop with n = 0: "missing" (no such task), "stale" (an
+// older generation), "waiting" (dependencies not met), or the terminal
+// state ("succeeded", "dead", "blocked").
 var startScript = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'state', 'gen', 'deps_left', 'worker', 'lease_ms', 'attempts')
+local f = redis.call('HMGET', KEYS[1], 'state', 'gen', 'deps_left', 'worker', 'lease_ms')
 local st = f[1]
 if not st then return {'missing', 0} end
 if tonumber(ARGV[3]) < tonumber(f[2] or '0') then return {'stale', 0} end
@@ -49,10 +49,9 @@ if st == 'running' and f[4] ~= ARGV[1] then
   local left = tonumber(f[5] or '0') - now
   if left > 0 then return {'busy', left} end
 end
-local n = tonumber(f[6] or '0') + 1
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_ms', ARGV[2],
-  'lease_ms', now + tonumber(ARGV[4]), 'attempts', n)
-return {'run', n}
+  'lease_ms', now + tonumber(ARGV[4]), 'attempts', ARGV[5])
+return {'run', tonumber(ARGV[5])}
 `)
 
 // extendScript renews an agent's lease on a running task.
@@ -76,8 +75,10 @@ return 0
 // hash, KEYS[5] the task's outputs set (the last three as record_files of
 // artifacts.IndexLua takes them)
 // ARGV[1] key base of the job ("<prefix>{<job>}:"), ARGV[2] now (unix ms),
-// ARGV[3] summary, ARGV[4] task id, ARGV[5] number of files n, then n
-// triples of path, folded path, entry JSON
+// ARGV[3] summary, ARGV[4] worker, ARGV[5] start of the execution (unix
+// ms), ARGV[6] attempts, ARGV[7] generation of the message, ARGV[8] task
+// id, ARGV[9] number of files n, then n triples of path, folded path,
+// entry JSON
 //
 // The dependents' task hashes are built from ARGV[1]; they share the job's
 // hash tag, so they live in the same cluster slot.
@@ -85,14 +86,16 @@ return 0
 // Returns {first, job_done, k, record reply (k items)..., msg...}: first is
 // 1 when this call made the task succeed, 0 for a redelivery of a succeeded
 // task (whose artifacts are not recorded again), and -1 when recording was
-// refused, in which case nothing changed; job_done is 1 when this call
+// refused, in which case nothing changed, and -2 when the message is of an
+// older generation than the task (it was replayed), likewise; job_done is 1 when this call
 // finished the job; the record reply is that of record_files (empty for a
 // redelivery); then the stored messages of every dependent that is ready
 // but not yet queued, for the caller to publish.
 var completeScript = redis.NewScript(artifacts.IndexLua + `
-local f = redis.call('HMGET', KEYS[1], 'state', 'dependents')
+local f = redis.call('HMGET', KEYS[1], 'state', 'dependents', 'gen')
 local st = f[1]
 if not st then return redis.error_reply('no such task') end
+if tonumber(ARGV[7]) < tonumber(f[3] or '0') then return {-2, 0, 0} end
 local deps = {}
 if f[2] and f[2] ~= '' then
   for d in string.gmatch(f[2], '[^,]+') do deps[#deps+1] = d end
@@ -100,7 +103,7 @@ end
 local out = {0, 0, 0}
 if st ~= 'succeeded' then
   if st == 'dead' or st == 'blocked' then return redis.error_reply('task is ' .. st) end
-  local rec = record_files(KEYS[3], KEYS[4], KEYS[5], ARGV[4], ARGV, 6, tonumber(ARGV[5]))
+  local rec = record_files(KEYS[3], KEYS[4], KEYS[5], ARGV[8], ARGV, 10, tonumber(ARGV[9]))
   if rec[1] ~= 'ok' then
     out[1] = -1
     out[3] = #rec
@@ -110,7 +113,8 @@ if st ~= 'succeeded' then
   out[1] = 1
   out[3] = #rec
   for _, v in ipairs(rec) do out[#out+1] = v end
-  redis.call('HSET', KEYS[1], 'state', 'succeeded', 'finished_ms', ARGV[2], 'error', '', 'summary', ARGV[3])
+  redis.call('HSET', KEYS[1], 'state', 'succeeded', 'finished_ms', ARGV[2], 'error', '', 'summary', ARGV[3],
+    'worker', ARGV[4], 'started_ms', ARGV[5], 'attempts', ARGV[6])
   local rem = redis.call('HINCRBY', KEYS[2], 'remaining', -1)
   for _, d in ipairs(deps) do
     local dk = ARGV[1] .. 'task:' .. d
@@ -150,13 +154,15 @@ return n
 
 // retryScript records a transient failure.
 //
-// KEYS[1] task hash; ARGV[1] error text, ARGV[2] now (unix ms)
+// KEYS[1] task hash; ARGV[1] error text, ARGV[2] now (unix ms), ARGV[3]
+// attempts, ARGV[4] worker, ARGV[5] start of the execution (unix ms)
 //
 // Returns 1, or 0 when the task was already terminal.
 var retryScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
 if st == 'succeeded' or st == 'dead' or st == 'blocked' or not st then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'retrying', 'error', ARGV[1], 'failed_ms', ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'retrying', 'error', ARGV[1], 'failed_ms', ARGV[2],
+  'attempts', ARGV[3], 'worker', ARGV[4], 'started_ms', ARGV[5])
 return 1
 `)
 
@@ -164,7 +170,8 @@ return 1
 //
 // KEYS[1] task hash, KEYS[2] job hash
 // ARGV[1] key base of the job, ARGV[2] task id, ARGV[3] error text,
-// ARGV[4] now (unix ms)
+// ARGV[4] now (unix ms), ARGV[5] attempts, ARGV[6] worker, ARGV[7] start
+// of the last execution (unix ms)
 //
 // Returns {job_failed_now, blocked ids...}; job_failed_now is 1 when this
 // call moved the job to failed.
@@ -174,7 +181,8 @@ if not st then return redis.error_reply('no such task') end
 if st == 'succeeded' then return {0} end
 local out = {0}
 if st ~= 'dead' then
-  redis.call('HSET', KEYS[1], 'state', 'dead', 'error', ARGV[3], 'finished_ms', ARGV[4])
+  redis.call('HSET', KEYS[1], 'state', 'dead', 'error', ARGV[3], 'finished_ms', ARGV[4],
+    'attempts', ARGV[5], 'worker', ARGV[6], 'started_ms', ARGV[7])
   redis.call('HINCRBY', KEYS[2], 'dead', 1)
 end
 if redis.call('HGET', KEYS[2], 'state') == 'running' then

@@ -29,8 +29,12 @@ func (s *Submitter) Submit(ctx context.Context, p *Plan) (string, error) {
 	job := NewJobID(p.Name)
 	tasks, deps := Tasks(job, p)
 	_ = s.Broker.PublishEvent(broker.Event{Job: job, Kind: broker.EventJobCreated, Summary: p.Goal})
+	// Each part of the job is published as soon as it is written, and
+	// JetStream's acks are awaited once at the end, so that writing and
+	// storing overlap for large jobs.
+	var pub broker.Publication
 	err := s.Ledger.Create(ctx, job, p, tasks, deps, func(roots []*broker.Task) error {
-		if err := s.Broker.PublishTasks(ctx, roots); err != nil {
+		if err := pub.Add(s.Broker, roots); err != nil {
 			return fmt.Errorf("publish tasks of job %s: %w", job, err)
 		}
 		for _, t := range roots {
@@ -38,6 +42,12 @@ func (s *Submitter) Submit(ctx context.Context, p *Plan) (string, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		if err = pub.Wait(ctx); err != nil {
+			err = fmt.Errorf("publish tasks of job %s: %w", job, err)
+			s.Ledger.Fail(context.WithoutCancel(ctx), job, err)
+		}
+	}
 	if err != nil {
 		return job, err
 	}

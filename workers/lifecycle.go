@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,66 +17,98 @@ import (
 	"github.com/orchestrate-dev/orchestrate/specialists"
 )
 
-// process takes one delivered message through the task lifecycle:
-// claim in the ledger, execute, record artifacts, complete and release
-// dependents, then ack. Any step may be repeated after a crash; each is
-// idempotent, so a redelivery changes nothing that was already done.
+// claimAfter is how long a task runs before its agent claims it in the
+// ledger (running, by whom, under a lease). Shorter tasks are recorded
+// only when they end, which halves their Redis work; a redelivery that
+// races one of them can run it twice, which its completion absorbs.
+const claimAfter = 250 * time.Millisecond
+
+// execution is one run of a task by an agent.
+type execution struct {
+	t         *broker.Task
+	m         jetstream.Msg
+	a         *agent
+	delivered int
+	run       planner.Run
+	// abandoned says why the claim found the task no longer ours; the
+	// execution was cancelled and its outcome is not recorded.
+	abandoned atomicString
+}
+
+// process takes one delivered message through the task lifecycle: check
+// it in the ledger, execute, then record artifacts, complete and release
+// dependents in one step, and ack. Any step may be repeated after a
+// crash; each is idempotent, so a redelivery changes nothing that was
+// already done.
 func (p *Pool) process(ctx context.Context, a *agent, m jetstream.Msg) {
 	t, err := broker.DecodeTask(m.Data())
 	if err != nil {
 		p.deadLetterUndecodable(ctx, a, m, err)
 		return
 	}
-	delivered := 1
+	x := &execution{t: t, m: m, a: a, delivered: 1}
 	if md, err := m.Metadata(); err == nil {
-		delivered = int(md.NumDelivered)
+		x.delivered = int(md.NumDelivered)
 	}
-	lease := p.deps.Broker.Config().AckWait
-	claim, err := p.deps.Ledger.Start(ctx, t, a.id, lease, nil)
+	check, err := p.deps.Ledger.Check(ctx, t, a.id)
 	if err != nil {
-		p.log.Warn("claim task", zap.String("task", t.ID), zap.Error(err))
-		_ = m.NakWithDelay(retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+		p.log.Warn("check task", zap.String("task", t.ID), zap.Error(err))
+		_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 		return
 	}
-	switch claim.Verdict {
-	case "run":
+	if !check.Run() {
+		p.skip(ctx, x, check.Verdict)
+		return
+	}
+	x.run = planner.Run{Worker: a.id, Started: time.Now(), Attempts: check.Attempts, Generation: t.Generation}
+	a.begin(t)
+	p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRunning, Worker: a.id, Attempt: x.run.Attempts})
+	if p.cfg.OnStart != nil {
+		p.cfg.OnStart(t, a.id)
+	}
+	res, err := p.execute(ctx, x)
+	if why := x.abandoned.Load(); why != "" {
+		p.setIdle(ctx, a)
+		p.skip(ctx, x, why)
+		return
+	}
+	if err == nil {
+		err = p.succeed(ctx, x, res)
+		if err == nil {
+			return
+		}
+	}
+	p.fail(ctx, x, err)
+}
+
+// skip handles a delivery that must not be executed (or whose execution
+// was abandoned), for the reason the ledger gave.
+func (p *Pool) skip(ctx context.Context, x *execution, verdict string) {
+	t, m := x.t, x.m
+	switch verdict {
 	case "busy":
 		// Another agent runs it under a live lease: this is a stale
 		// delivery. Leave it to that agent's ack.
-		return
 	case planner.StateSucceeded:
 		// A redelivery after the task succeeded, perhaps before its
 		// dependents were published: publish any still waiting.
 		if err := p.releaseAgain(ctx, t); err != nil {
 			p.log.Warn("re-release dependents", zap.String("task", t.ID), zap.Error(err))
-			_ = m.NakWithDelay(retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+			_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 			return
 		}
-		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventSkipped, Worker: a.id, Summary: "already succeeded"})
+		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventSkipped, Worker: x.a.id, Summary: "already succeeded"})
 		_ = m.Ack()
-		return
 	default:
 		_ = m.Ack()
-		return
 	}
-	a.begin(t)
-	p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRunning, Worker: a.id, Attempt: claim.Attempts})
-	if p.cfg.OnStart != nil {
-		p.cfg.OnStart(t, a.id)
-	}
-	res, err := p.execute(ctx, a, t, claim.Attempts, m)
-	if err == nil {
-		err = p.succeed(ctx, a, t, res, m)
-		if err == nil {
-			return
-		}
-	}
-	p.fail(ctx, a, t, m, delivered, claim.Attempts, err)
 }
 
-// execute runs the skill with a timeout, keeps the message (and the lease)
-// alive while it runs long, and turns a panic into an error.
-func (p *Pool) execute(ctx context.Context, a *agent, t *broker.Task, attempt int, m jetstream.Msg) (res *specialists.Result, err error) {
+// execute runs the skill with a timeout, claims the task once it runs
+// longer than claimAfter, keeps the message and the lease alive while it
+// runs long, and turns a panic into an error.
+func (p *Pool) execute(ctx context.Context, x *execution) (res *specialists.Result, err error) {
+	t := x.t
 	skill, err := p.deps.Skills.Lookup(t.Role, t.Skill)
 	if err != nil {
 		return nil, specialists.Permanent(err)
@@ -88,27 +121,22 @@ func (p *Pool) execute(ctx context.Context, a *agent, t *broker.Task, attempt in
 	defer cancel()
 
 	lease := p.deps.Broker.Config().AckWait
-	var keepAlive *time.Timer
-	keepAlive = time.AfterFunc(lease/3, func() {
-		_ = m.InProgress()
-		_ = p.deps.Ledger.Extend(ctx, t.Job, t.ID, a.id, lease)
-		keepAlive.Reset(lease / 3)
-	})
+	keepAlive := time.AfterFunc(claimAfter, func() { p.claim(ctx, cancel, x, lease) })
 	defer keepAlive.Stop()
 
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("skill %s/%s panicked: %v\n%s", t.Role, t.Skill, r, debug.Stack())
-		}
-	}()
 	req := &specialists.Request{
 		Job: t.Job, Task: t.ID, Role: t.Role, Skill: t.Skill, Title: t.Title,
 		Instructions: t.Instructions, Params: t.Params, Inputs: t.Inputs,
-		Attempt: attempt, ScratchRoot: p.cfg.WorkDir, Artifacts: p.deps.Store, Env: p.cfg.Env,
+		Attempt: x.run.Attempts, ScratchRoot: p.cfg.WorkDir, Artifacts: p.deps.Store, Env: p.cfg.Env,
 	}
 	defer func() {
 		if err := req.Cleanup(); err != nil {
 			p.log.Warn("remove scratch directory", zap.String("task", t.ID), zap.Error(err))
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("skill %s/%s panicked: %v\n%s", t.Role, t.Skill, r, debug.Stack())
 		}
 	}()
 	res, err = skill(ctx, req)
@@ -121,9 +149,38 @@ func (p *Pool) execute(ctx context.Context, a *agent, t *broker.Task, attempt in
 	return res, err
 }
 
+// claim runs while a task executes: first it records the task as running
+// under this agent's lease, then every third of the lease it renews the
+// lease and tells JetStream the task is in progress. If the ledger says
+// the task is no longer this agent's to run, the execution is cancelled.
+func (p *Pool) claim(ctx context.Context, cancel context.CancelFunc, x *execution, lease time.Duration) {
+	c, err := p.deps.Ledger.Claim(ctx, x.t, x.a.id, lease, x.run.Attempts)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("claim task", zap.String("task", x.t.ID), zap.Error(err))
+		}
+	} else if !c.Run() {
+		x.abandoned.Store(c.Verdict)
+		cancel()
+		return
+	}
+	tick := time.NewTicker(lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			_ = x.m.InProgress()
+			_ = p.deps.Ledger.Extend(ctx, x.t.Job, x.t.ID, x.a.id, lease)
+		}
+	}
+}
+
 // succeed records the artifacts, completes the task in the ledger,
 // publishes the dependents it released and acks the message.
-func (p *Pool) succeed(ctx context.Context, a *agent, t *broker.Task, res *specialists.Result, m jetstream.Msg) error {
+func (p *Pool) succeed(ctx context.Context, x *execution, res *specialists.Result) error {
+	t, a, m := x.t, x.a, x.m
 	rec, err := p.deps.Store.Prepare(t.Job, t.ID, res.Files)
 	if err != nil {
 		return specialists.Permanent(err)
@@ -131,13 +188,17 @@ func (p *Pool) succeed(ctx context.Context, a *agent, t *broker.Task, res *speci
 	// One round trip records the artifacts, completes the task and
 	// releases its dependents.
 	done, err := p.deps.Ledger.Complete(ctx, t.Job, t.ID, res.Summary, planner.CompleteOptions{
-		Artifacts: rec, After: a.finished(ctx),
+		Run: x.run, Artifacts: rec, After: a.finished(ctx),
 	})
 	if err != nil {
 		if errors.Is(err, artifacts.ErrConflict) {
 			return specialists.Permanent(err)
 		}
 		return err
+	}
+	if done.Stale {
+		_ = m.Ack()
+		return nil
 	}
 	if done.First {
 		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventSucceeded, Worker: a.id, Summary: res.Summary})
@@ -162,35 +223,37 @@ func (p *Pool) releaseAgain(ctx context.Context, t *broker.Task) error {
 
 // fail decides between handing the task back (shutdown), retrying it with
 // backoff, and dead-lettering it.
-func (p *Pool) fail(ctx context.Context, a *agent, t *broker.Task, m jetstream.Msg, delivered, attempts int, cause error) {
+func (p *Pool) fail(ctx context.Context, x *execution, cause error) {
+	t, a, m := x.t, x.a, x.m
 	bg := context.WithoutCancel(ctx)
 	if ctx.Err() != nil {
 		// Shutdown cancelled the task: not its fault; another agent
 		// takes it from the start.
-		_ = p.deps.Ledger.Retry(bg, t.Job, t.ID, "interrupted by worker shutdown")
+		_ = p.deps.Ledger.Retry(bg, t.Job, t.ID, "interrupted by worker shutdown", x.run)
 		p.setIdle(bg, a)
 		_ = m.Nak()
 		return
 	}
 	errText := cause.Error()
+	attempts := x.run.Attempts
 	maxDeliver := p.deps.Broker.Config().MaxDeliver
-	if !specialists.IsPermanent(cause) && delivered < maxDeliver {
-		delay := retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax)
-		if err := p.deps.Ledger.Retry(ctx, t.Job, t.ID, errText); err != nil {
+	if !specialists.IsPermanent(cause) && x.delivered < maxDeliver {
+		delay := retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax)
+		if err := p.deps.Ledger.Retry(ctx, t.Job, t.ID, errText, x.run); err != nil {
 			p.log.Warn("record retry", zap.String("task", t.ID), zap.Error(err))
 		}
 		p.setIdle(ctx, a)
 		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRetrying, Worker: a.id, Attempt: attempts, Error: errText})
-		p.log.Info("task failed, will retry", zap.String("job", t.Job), zap.String("task", t.ID), zap.Int("delivery", delivered), zap.Duration("delay", delay), zap.Error(cause))
+		p.log.Info("task failed, will retry", zap.String("job", t.Job), zap.String("task", t.ID), zap.Int("delivery", x.delivered), zap.Duration("delay", delay), zap.Error(cause))
 		_ = m.NakWithDelay(delay)
 		return
 	}
 	if err := p.deps.Broker.DeadLetter(ctx, t.Role, m.Data(), t.Job, t.ID, errText, a.id, attempts); err != nil {
 		p.log.Warn("dead-letter", zap.String("task", t.ID), zap.Error(err))
-		_ = m.NakWithDelay(retryDelay(delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+		_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 		return
 	}
-	dead, err := p.deps.Ledger.Dead(ctx, t.Job, t.ID, errText)
+	dead, err := p.deps.Ledger.Dead(ctx, t.Job, t.ID, errText, x.run)
 	if err != nil {
 		p.log.Warn("record death", zap.String("task", t.ID), zap.Error(err))
 	}
@@ -243,6 +306,18 @@ func (p *Pool) setIdle(ctx context.Context, a *agent) {
 		update(pipe)
 		_, _ = pipe.Exec(ctx)
 	}
+}
+
+// atomicString is a string set from the claim goroutine and read after
+// the execution.
+type atomicString struct{ v atomic.Pointer[string] }
+
+func (s *atomicString) Store(v string) { s.v.Store(&v) }
+func (s *atomicString) Load() string {
+	if p := s.v.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 func (p *Pool) event(e broker.Event) {

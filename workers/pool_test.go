@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -285,20 +286,11 @@ func TestShutdownHandsBackWorkAndARestartedPoolFinishesTheJob(t *testing.T) {
 	for i := range 24 {
 		subs = append(subs, subtask(fmt.Sprintf("s%d", i), "sleep", map[string]string{"duration": "150ms"}))
 	}
-	first := e.startPool(t, workers.Config{MaxAgents: 3, Grace: 20 * time.Millisecond, Name: "first"})
+	var started atomic.Int32
+	first := e.startPool(t, workers.Config{MaxAgents: 3, Grace: 20 * time.Millisecond, Name: "first",
+		OnStart: func(*broker.Task, string) { started.Add(1) }})
 	job := e.submit(t, onePhase(subs...))
-	testenv.Eventually(t, 10*time.Second, "some tasks to be running", func() bool {
-		js, err := e.ledger.Job(ctx, job)
-		if err != nil {
-			return false
-		}
-		for _, ts := range js.Tasks {
-			if ts.State == planner.StateRunning {
-				return true
-			}
-		}
-		return false
-	})
+	testenv.Eventually(t, 10*time.Second, "some tasks to be running", func() bool { return started.Load() >= 4 })
 	first.Shutdown(ctx) // as on SIGTERM: grace is shorter than the tasks
 	mid, _ := e.ledger.JobSummary(ctx, job)
 	if mid.Succeeded == len(subs) {
@@ -443,5 +435,45 @@ func TestAnInvalidPlanIsRefusedBeforeAnythingIsWritten(t *testing.T) {
 				t.Errorf("%d tasks published for a refused plan", info.State.Msgs)
 			}
 		})
+	}
+}
+
+func TestALongTaskIsClaimedAndShownAsRunning(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, broker.Config{})
+	e.startPool(t, workers.Config{MaxAgents: 1, Name: "w"})
+	job := e.submit(t, onePhase(subtask("long", "sleep", map[string]string{"duration": "1s"})))
+	testenv.Eventually(t, 5*time.Second, "the ledger to show the task running on its agent", func() bool {
+		js, err := e.ledger.Job(ctx, job)
+		return err == nil && js.Tasks[0].State == planner.StateRunning && js.Tasks[0].Worker == "w-a1"
+	})
+	agents, _ := workers.ListAgents(ctx, e.rdb, e.ledger.Keys())
+	if len(agents) != 1 || agents[0].Task != "long" || agents[0].Job != job {
+		t.Errorf("the registry does not show the running task: %+v", agents)
+	}
+	if js := e.waitDone(t, job, 10*time.Second); js.State != planner.JobSucceeded || js.Tasks[0].Attempts != 1 {
+		t.Fatalf("job %s, attempts %d", js.State, js.Tasks[0].Attempts)
+	}
+}
+
+func TestAnExecutionWhoseClaimFindsAnotherAgentsLeaseIsAbandoned(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, broker.Config{AckWait: 1500 * time.Millisecond})
+	var runs atomic.Int32
+	e.startPool(t, workers.Config{MaxAgents: 1, OnStart: func(*broker.Task, string) { runs.Add(1) }})
+	job := e.submit(t, onePhase(subtask("contested", "sleep", map[string]string{"duration": "600ms"})))
+	tasks, _ := planner.Tasks(job, onePhase(subtask("contested", "sleep", map[string]string{"duration": "600ms"})))
+	testenv.Eventually(t, 5*time.Second, "the first execution to start", func() bool { return runs.Load() == 1 })
+	// Another agent (a redelivery elsewhere) claims it first, briefly.
+	if r, err := e.ledger.Claim(ctx, tasks[0], "intruder", 500*time.Millisecond, 1); err != nil || !r.Run() {
+		t.Fatalf("intruder claim: %+v %v", r, err)
+	}
+	js := e.waitDone(t, job, 15*time.Second)
+	if js.State != planner.JobSucceeded || runs.Load() != 2 {
+		t.Fatalf("job %s after %d executions; want success after the abandoned one was redelivered", js.State, runs.Load())
+	}
+	evs := e.events(t, job, func(evs []broker.Event) bool { return count(evs, broker.EventSucceeded) == 1 })
+	if n := count(evs, broker.EventRunning); n != 2 {
+		t.Errorf("%d running events, want 2", n)
 	}
 }

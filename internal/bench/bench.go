@@ -50,7 +50,7 @@ func (o Options) withDefaults() Options {
 		o.Rate = 1000
 	}
 	if o.Rounds <= 0 {
-		o.Rounds = 3
+		o.Rounds = 5
 	}
 	if o.PacedTasks <= 0 {
 		o.PacedTasks = 3 * o.Rate

@@ -52,7 +52,7 @@ timing each from release to the start of its execution.`,
 	cmd.Flags().IntVar(&opts.Tasks, "tasks", 20000, "tasks per throughput phase")
 	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", 256, "consumers and agents working at once")
 	cmd.Flags().IntVar(&opts.Rate, "rate", 1000, "tasks per second in the latency phase")
-	cmd.Flags().IntVar(&opts.Rounds, "rounds", 3, "rounds of the two throughput phases, run alternately; medians are reported")
+	cmd.Flags().IntVar(&opts.Rounds, "rounds", 5, "rounds of the two throughput phases, run alternately; medians are reported")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	return cmd

@@ -84,7 +84,7 @@ func TestWorkerSubmitStatusCollectBenchFlags(t *testing.T) {
 		{"status takes the job", statusCmd, []string{"status", "j1"}, "{j1 text}", ""},
 		{"collect needs --out", collectCmd, []string{"collect", "j1"}, "", "--out DIR is required"},
 		{"collect takes job and out", collectCmd, []string{"collect", "j1", "--out", "d"}, "{j1 d}", ""},
-		{"bench has defaults", benchCmd, []string{"bench"}, "{20000 256 1000 3 text }", ""},
+		{"bench has defaults", benchCmd, []string{"bench"}, "{20000 256 1000 5 text }", ""},
 		{"bench refuses zero tasks", benchCmd, []string{"bench", "--tasks", "0"}, "", "at least 1"},
 		{"an unknown flag is a usage error", benchCmd, []string{"bench", "--fast"}, "", "unknown flag: --fast"},
 	}
