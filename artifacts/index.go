@@ -17,60 +17,52 @@ import (
 // same atomic step (the ledger's completion) are built from it, so the
 // rules live here alone.
 //
-//	record_files(files_key, fold_key, outputs_key, task, args, first, n)
+//	record_files(files_key, task, args, first, n)
 //
-// files_key is <prefix>{<job>}:files (hash path -> entry JSON), fold_key
-// <prefix>{<job>}:fold (hash folded path -> path), outputs_key
-// <prefix>{<job>}:outputs:<task> (set of the task's paths). The i-th of the
-// n files (i from 1), sorted by path and free of duplicates, is described
-// by args[first+3(i-1)] path, args[first+3(i-1)+1] folded path and
+// files_key is <prefix>{<job>}:files, a hash from the case-folded path to
+// the entry JSON (which holds the path as written): keying by the folded
+// path makes paths that differ only in case one field, so one lookup finds
+// both a rewrite and a collision. The i-th of the n files (i from 1),
+// sorted by path and free of duplicates, is described by
+// args[first+3(i-1)] path, args[first+3(i-1)+1] folded path and
 // args[first+3(i-1)+2] entry JSON.
 //
 // It returns {"conflict", path, other path, other task} and writes
-// nothing when a path differs only in case from another task's path, or
+// nothing when a path differs only in case from another recorded path, or
 // another task already wrote different content to it. Otherwise it returns
 // {"ok", i, entry, i, entry, ...}: the positions of the files another task
 // had already written with the same content, with that task's entry, which
 // the index keeps. A task rewriting its own path (a retry whose output
 // changed) overwrites its entry.
 const IndexLua = `
-local function record_files(files_key, fold_key, outputs_key, task, args, first, n)
+local function record_files(files_key, task, args, first, n)
   local kept = {}
   for i = 1, n do
     local j = first + 3*(i-1)
-    local path, folded, entry = args[j], args[j+1], args[j+2]
-    local owner = redis.call("HGET", fold_key, folded)
-    if owner and owner ~= path then
-      local other = redis.call("HGET", files_key, owner)
-      local otherTask = ""
-      if other then otherTask = cjson.decode(other).task end
-      return {"conflict", path, owner, otherTask}
-    end
-    if owner then
-      local cur = redis.call("HGET", files_key, path)
-      if cur and cur ~= entry then
-        local c = cjson.decode(cur)
-        if c.task ~= task then
-          if c.digest ~= cjson.decode(entry).digest then
-            return {"conflict", path, path, c.task}
-          end
-          kept[i] = cur
+    local path, entry = args[j], args[j+2]
+    local cur = redis.call("HGET", files_key, args[j+1])
+    if cur and cur ~= entry then
+      local c = cjson.decode(cur)
+      if c.path ~= path then
+        return {"conflict", path, c.path, c.task}
+      end
+      if c.task ~= task then
+        if c.digest ~= cjson.decode(entry).digest then
+          return {"conflict", path, path, c.task}
         end
+        kept[i] = cur
       end
     end
   end
   local reply = {"ok"}
   for i = 1, n do
     local j = first + 3*(i-1)
-    local path, folded, entry = args[j], args[j+1], args[j+2]
     if kept[i] then
       reply[#reply+1] = tostring(i)
       reply[#reply+1] = kept[i]
     else
-      redis.call("HSET", files_key, path, entry)
+      redis.call("HSET", files_key, args[j+1], args[j+2])
     end
-    redis.call("HSET", fold_key, folded, path)
-    redis.call("SADD", outputs_key, path)
   end
   return reply
 end
@@ -78,28 +70,13 @@ end
 
 // recordScript records one task's files.
 //
-// KEYS[1] files hash, KEYS[2] fold hash, KEYS[3] the task's outputs set
+// KEYS[1] files hash
 // ARGV[1] task id, ARGV[2] number of files n, then n triples of path,
 // folded path, entry JSON
 //
 // Returns what record_files returns.
 var recordScript = redis.NewScript(IndexLua + `
-return record_files(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV, 3, tonumber(ARGV[2]))
-`)
-
-// taskFilesScript reads the entries of one task's paths in one round trip.
-//
-// KEYS[1] -> <prefix>{<job>}:outputs:<task>
-// KEYS[2] -> <prefix>{<job>}:files
-//
-// Returns the entry JSON of each path in the task's set.
-var taskFilesScript = redis.NewScript(`
-local out = {}
-for _, path in ipairs(redis.call("SMEMBERS", KEYS[1])) do
-  local e = redis.call("HGET", KEYS[2], path)
-  if e then out[#out+1] = e end
-end
-return out
+return record_files(KEYS[1], ARGV[1], ARGV, 3, tonumber(ARGV[2]))
 `)
 
 // Record stores the files task produced and adds them to job's index, and
@@ -222,11 +199,8 @@ func (r *Recording) QueueBlobs(ctx context.Context, pipe redis.Pipeliner) {
 	}
 }
 
-// IndexKeys are the keys record_files takes, in its order: files, fold,
-// outputs.
-func (r *Recording) IndexKeys() []string {
-	return []string{r.s.keys.Files(r.job), r.s.keys.Fold(r.job), r.s.keys.Outputs(r.job, r.task)}
-}
+// IndexKeys are the keys record_files takes: the job's files hash.
+func (r *Recording) IndexKeys() []string { return []string{r.s.keys.Files(r.job)} }
 
 // IndexArgs are the task id, the number of files and their triples, as
 // record_files reads them.
@@ -309,27 +283,28 @@ func (s *Store) Files(ctx context.Context, job string) ([]Entry, error) {
 	return entries, nil
 }
 
-// TaskFiles lists the artifacts task produced, sorted by path. An entry's
-// Task names the first task that wrote that content to the path, which is
-// another task when both produced the same file.
+// TaskFiles lists the artifacts the index credits to task, sorted by path:
+// a file that another task had already written with the same content is
+// credited to that first writer. It reads the job's whole index.
 func (s *Store) TaskFiles(ctx context.Context, job, task string) ([]Entry, error) {
-	idx := []string{s.keys.Outputs(job, task), s.keys.Files(job)}
-	vals, err := taskFilesScript.Run(ctx, s.rdb, idx).StringSlice()
+	all, err := s.Files(ctx, job)
 	if err != nil {
-		return nil, fmt.Errorf("list artifacts of task %s in job %s: %w", task, job, err)
+		return nil, fmt.Errorf("list artifacts of task %s: %w", task, err)
 	}
-	entries, err := decodeEntries(vals)
-	if err != nil {
-		return nil, fmt.Errorf("list artifacts of task %s in job %s: %w", task, job, err)
+	var mine []Entry
+	for _, e := range all {
+		if e.Task == task {
+			mine = append(mine, e)
+		}
 	}
-	return entries, nil
+	return mine, nil
 }
 
 // Read returns the content of job's artifact at path. The error wraps
 // ErrNotFound when the job has no such artifact, and ErrCorrupt when its
 // blob does not match its digest.
 func (s *Store) Read(ctx context.Context, job, path string) ([]byte, error) {
-	js, err := s.rdb.HGet(ctx, s.keys.Files(job), path).Result()
+	js, err := s.rdb.HGet(ctx, s.keys.Files(job), fold(path)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read artifact %q of job %s: %w", path, job, ErrNotFound)
 	}
@@ -339,6 +314,9 @@ func (s *Store) Read(ctx context.Context, job, path string) ([]byte, error) {
 	var e Entry
 	if err := json.Unmarshal([]byte(js), &e); err != nil {
 		return nil, fmt.Errorf("read artifact %q of job %s: decode index entry: %w", path, job, err)
+	}
+	if e.Path != path { // the same path but for case
+		return nil, fmt.Errorf("read artifact %q of job %s: %w", path, job, ErrNotFound)
 	}
 	data, err := s.Blob(ctx, e.Digest)
 	if err != nil {

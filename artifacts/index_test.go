@@ -259,8 +259,11 @@ func TestRecordRepeats(t *testing.T) {
 		if all := mustFiles(t, s, "same"); !reflect.DeepEqual(all, got) {
 			t.Fatalf("Files = %+v, want %+v", all, got)
 		}
-		if mine, err := s.TaskFiles(ctx, "same", "b"); err != nil || !reflect.DeepEqual(mine, got) {
-			t.Fatalf("TaskFiles(b) = %+v, %v; want the shared entry", mine, err)
+		if mine, err := s.TaskFiles(ctx, "same", "a"); err != nil || !reflect.DeepEqual(mine, got) {
+			t.Fatalf("TaskFiles(a) = %+v, %v; want the shared entry under its first writer", mine, err)
+		}
+		if mine, _ := s.TaskFiles(ctx, "same", "b"); len(mine) != 0 {
+			t.Fatalf("TaskFiles(b) = %+v, want none: the index names the first writer", mine)
 		}
 	})
 

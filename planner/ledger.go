@@ -242,7 +242,7 @@ type CompleteOptions struct {
 // artifacts.ErrConflict, and changes nothing.
 func (l *Ledger) Complete(ctx context.Context, job, task, summary string, opts CompleteOptions) (CompleteResult, error) {
 	rec := opts.Artifacts
-	keys := []string{l.keys.Task(job, task), l.keys.Job(job), l.keys.Files(job), l.keys.Fold(job), l.keys.Outputs(job, task)}
+	keys := []string{l.keys.Task(job, task), l.keys.Job(job), l.keys.Files(job)}
 	r := opts.Run
 	args := []any{l.keys.JobBase(job), nowMS(), summary, r.Worker, r.Started.UnixMilli(), r.Attempts, r.Generation, task, 0}
 	if rec != nil {

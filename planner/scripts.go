@@ -71,9 +71,8 @@ return 0
 // completeScript records a task's artifacts, marks it succeeded and
 // releases its dependents, in one atomic step.
 //
-// KEYS[1] task hash, KEYS[2] job hash, KEYS[3] files hash, KEYS[4] fold
-// hash, KEYS[5] the task's outputs set (the last three as record_files of
-// artifacts.IndexLua takes them)
+// KEYS[1] task hash, KEYS[2] job hash, KEYS[3] the job's files hash (as
+// record_files of artifacts.IndexLua takes it)
 // ARGV[1] key base of the job ("<prefix>{<job>}:"), ARGV[2] now (unix ms),
 // ARGV[3] summary, ARGV[4] worker, ARGV[5] start of the execution (unix
 // ms), ARGV[6] attempts, ARGV[7] generation of the message, ARGV[8] task
@@ -103,7 +102,7 @@ end
 local out = {0, 0, 0}
 if st ~= 'succeeded' then
   if st == 'dead' or st == 'blocked' then return redis.error_reply('task is ' .. st) end
-  local rec = record_files(KEYS[3], KEYS[4], KEYS[5], ARGV[8], ARGV, 10, tonumber(ARGV[9]))
+  local rec = record_files(KEYS[3], ARGV[8], ARGV, 10, tonumber(ARGV[9]))
   if rec[1] ~= 'ok' then
     out[1] = -1
     out[3] = #rec

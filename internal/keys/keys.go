@@ -33,15 +33,10 @@ func (s Space) Tasks(job string) string { return s.JobBase(job) + "tasks" }
 // Task is the hash of one task's state.
 func (s Space) Task(job, task string) string { return s.JobBase(job) + "task:" + task }
 
-// Files is the hash path → entry of a job's artifacts.
+// Files is the hash of a job's artifacts: case-folded path → entry (which
+// holds the path as written), so that paths equal under case folding meet
+// in one field.
 func (s Space) Files(job string) string { return s.JobBase(job) + "files" }
-
-// Fold is the hash case-folded path → path, to refuse paths that differ only
-// in case.
-func (s Space) Fold(job string) string { return s.JobBase(job) + "fold" }
-
-// Outputs is the set of paths one task produced.
-func (s Space) Outputs(job, task string) string { return s.JobBase(job) + "outputs:" + task }
 
 // Jobs is the sorted set of job ids by creation time (unix ms).
 func (s Space) Jobs() string { return s.Prefix + "jobs" }
