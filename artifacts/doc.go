@@ -14,13 +14,17 @@
 //
 // # Index
 //
-// Each job has one index from path to Entry (digest, size, mode, producing
-// task) and, per task, the set of paths it produced. Store.Record adds a
-// task's files to both in one Lua script, all or nothing, refusing a path
-// another task filled with different content and paths that differ only in
-// case (see fold for what "case" covers). All keys of a job's index share
-// its hash tag, so the script runs on Redis Cluster. Record costs two round
-// trips: one pipeline of blob writes, then the script.
+// Each job has one index, a hash from the case-folded path to its Entry
+// (path as written, digest, size, mode, producing task): paths that differ
+// only in case meet in one field (see fold for what "case" covers).
+// Store.Record adds a task's files in one Lua script, all or nothing,
+// refusing a path another task filled with different content and paths
+// that differ only in case. The script's rules are the Lua function in
+// IndexLua, which the ledger's completion script also builds on, so that a
+// worker records a task's artifacts and completes it in one atomic step
+// (see Prepare and Recording). The index shares the job's hash tag, so the
+// scripts run on Redis Cluster. On one Redis node, blob writes and the
+// index update share a round trip.
 //
 // # Paths
 //

@@ -87,35 +87,55 @@ func (l *Ledger) createTasks(ctx context.Context, job string, tasks []*broker.Ta
 			dependents[d] = append(dependents[d], id)
 		}
 	}
+	// Every task that waits for another is written before any root is
+	// published, so that no completion can reach a dependent that is not
+	// in the ledger yet.
 	for start := 0; start < len(tasks); start += createChunk {
-		pipe := l.rdb.Pipeline()
-		var ready []*broker.Task
+		ids := make([]any, 0, createChunk)
 		for _, t := range tasks[start:min(start+createChunk, len(tasks))] {
-			msg, err := t.Encode()
-			if err != nil {
-				return fmt.Errorf("create job %s: encode task %s: %w", job, t.ID, err)
-			}
-			state := StatePending
-			if len(deps[t.ID]) == 0 {
-				state = StateReady
-				if release != nil {
-					state = StateQueued
+			ids = append(ids, t.ID)
+		}
+		if err := l.rdb.RPush(ctx, l.keys.Tasks(job), ids...).Err(); err != nil {
+			return fmt.Errorf("create job %s: list tasks: %w", job, err)
+		}
+	}
+	var waiting, roots []*broker.Task
+	for _, t := range tasks {
+		if len(deps[t.ID]) > 0 {
+			waiting = append(waiting, t)
+		} else {
+			roots = append(roots, t)
+		}
+	}
+	for _, part := range [][]*broker.Task{waiting, roots} {
+		for start := 0; start < len(part); start += createChunk {
+			chunk := part[start:min(start+createChunk, len(part))]
+			pipe := l.rdb.Pipeline()
+			for _, t := range chunk {
+				msg, err := t.Encode()
+				if err != nil {
+					return fmt.Errorf("create job %s: encode task %s: %w", job, t.ID, err)
 				}
-				ready = append(ready, t)
+				state := StatePending
+				if len(deps[t.ID]) == 0 {
+					state = StateReady
+					if release != nil {
+						state = StateQueued
+					}
+				}
+				// Role, skill and title are read from msg: the hash
+				// holds only what changes.
+				pipe.HSet(ctx, l.keys.Task(job, t.ID),
+					"state", state, "deps_left", len(deps[t.ID]), "attempts", 0, "gen", t.Generation,
+					"created_ms", now, "msg", msg, "dependents", strings.Join(dependents[t.ID], ","))
 			}
-			// Role, skill and title are read from msg: the hash holds
-			// only what changes.
-			pipe.HSet(ctx, l.keys.Task(job, t.ID),
-				"state", state, "deps_left", len(deps[t.ID]), "attempts", 0, "gen", t.Generation,
-				"created_ms", now, "msg", msg, "dependents", strings.Join(dependents[t.ID], ","))
-			pipe.RPush(ctx, l.keys.Tasks(job), t.ID)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("create job %s: write tasks: %w", job, err)
-		}
-		if release != nil && len(ready) > 0 {
-			if err := release(ready); err != nil {
-				return err
+			if _, err := pipe.Exec(ctx); err != nil {
+				return fmt.Errorf("create job %s: write tasks: %w", job, err)
+			}
+			if release != nil && len(deps[chunk[0].ID]) == 0 {
+				if err := release(chunk); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -201,10 +202,15 @@ func (p *Pool) succeed(ctx context.Context, x *execution, res *specialists.Resul
 		return nil
 	}
 	if done.First {
-		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventSucceeded, Worker: a.id, Summary: res.Summary})
+		p.event(broker.Event{Job: t.Job, Kind: broker.EventSucceeded, Task: t.ID, Role: t.Role, Worker: a.id, Summary: res.Summary})
 	}
-	if err := planner.Release(ctx, p.deps.Broker, p.deps.Ledger, t.Job, done.Ready); err != nil {
-		return err
+	if err := p.release(ctx, t.Job, done.Ready); err != nil {
+		// The task succeeded; only its dependents' publication is
+		// missing. A redelivery finds the task succeeded and publishes
+		// the dependents still ready.
+		p.log.Error("publish released dependents", zap.String("job", t.Job), zap.String("task", t.ID), zap.Error(err))
+		_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+		return nil
 	}
 	if done.JobDone {
 		p.event(broker.Event{Job: t.Job, Kind: broker.EventJobSucceeded, Worker: a.id})
@@ -218,7 +224,21 @@ func (p *Pool) releaseAgain(ctx context.Context, t *broker.Task) error {
 	if err != nil {
 		return err
 	}
-	return planner.Release(ctx, p.deps.Broker, p.deps.Ledger, t.Job, done.Ready)
+	return p.release(ctx, t.Job, done.Ready)
+}
+
+// release publishes released dependents, retrying a failed publication a
+// few times with backoff: the completion that released them is already
+// recorded and cannot be undone.
+func (p *Pool) release(ctx context.Context, job string, ready []*broker.Task) error {
+	if len(ready) == 0 {
+		return nil
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 100*time.Millisecond, 2*time.Second, 10*time.Second
+	return backoff.Retry(func() error {
+		return planner.Release(ctx, p.deps.Broker, p.deps.Ledger, job, ready)
+	}, backoff.WithContext(b, ctx))
 }
 
 // fail decides between handing the task back (shutdown), retrying it with

@@ -477,3 +477,21 @@ func TestAnExecutionWhoseClaimFindsAnotherAgentsLeaseIsAbandoned(t *testing.T) {
 		t.Errorf("%d running events, want 2", n)
 	}
 }
+
+// A job larger than one write of the ledger: the dependents of a root that
+// finishes at once must be in the ledger before it completes.
+func TestALargeFanOutReleasesEveryDependent(t *testing.T) {
+	e := newEnv(t, broker.Config{})
+	e.startPool(t, workers.Config{MaxAgents: 8})
+	subs := []planner.Subtask{subtask("root", "noop", nil)}
+	for i := range 2000 {
+		subs = append(subs, subtask(fmt.Sprintf("d%d", i), "noop", nil, "root"))
+	}
+	js := e.waitDone(t, e.submit(t, onePhase(subs...)), 30*time.Second)
+	if js.State != planner.JobSucceeded || js.Succeeded != len(subs) {
+		t.Fatalf("job %s with %d of %d succeeded", js.State, js.Succeeded, len(subs))
+	}
+	if js.Tasks[0].ID != "root" || js.Tasks[len(subs)-1].ID != "d1999" {
+		t.Errorf("tasks not listed in plan order: first %s, last %s", js.Tasks[0].ID, js.Tasks[len(subs)-1].ID)
+	}
+}

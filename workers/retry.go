@@ -7,8 +7,9 @@ import (
 )
 
 // retryDelay is the wait before the given delivery (1-based) of a task that
-// failed: exponential from initial, capped at max, with ±50% jitter so that
-// the retries of many tasks that failed together spread out.
+// failed: exponential from initial, with the interval capped at max before
+// ±50% jitter is applied, so that the retries of many tasks that failed
+// together spread out (a delay can reach 1.5 × max).
 func retryDelay(attempt int, initial, max time.Duration) time.Duration {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = initial

@@ -89,7 +89,8 @@ roles, runs them on worker pools over NATS JetStream, stores what they
 produce in Redis, and assembles a project tree whose tests it runs.
 
 With no --nats/--redis (or ORCHESTRATE_NATS_URL/ORCHESTRATE_REDIS_URL),
-"run" starts embedded servers in-process. Every flag can also be set with
+"run" and "bench" start private embedded servers in-process, and "up" keeps
+a local stack running for other terminals. Every flag can also be set with
 ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.`,
 		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --out ml-system
   orchestrate up

@@ -81,6 +81,7 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	redis.SetLogger(redisLogger{opts.Log})
 	if opts.Name == "" {
 		opts.Name = "orchestrate"
 	}
@@ -209,6 +210,14 @@ func startRedis(ctx context.Context, dir string, port int, persist bool) (url, k
 		return "", "", nil, fmt.Errorf("embedded miniredis on %s: %w", addr, err)
 	}
 	return "redis://" + m.Addr(), "miniredis", m.Close, nil
+}
+
+// redisLogger sends go-redis's own messages (reconnects, pool trouble)
+// through zap instead of the standard logger.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug("redis client: " + fmt.Sprintf(format, v...))
 }
 
 // DefaultDataDir is where embedded servers keep their files: the user's
