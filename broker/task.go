@@ -3,7 +3,6 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -63,11 +62,25 @@ type Task struct {
 // MsgID is the JetStream de-duplication id of this publication.
 func (t *Task) MsgID() string { return fmt.Sprintf("%s.%s.%d", t.Job, t.ID, t.Generation) }
 
-// idPattern keeps ids usable as subject tokens and key parts.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
-
-// ValidID reports whether s can name a job, task or role.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// ValidID reports whether s can name a job, task or role: 1 to 128
+// letters, digits, '-' or '_', starting with a letter or digit, so that it
+// is usable as a subject token and a key part. Every delivered message is
+// checked, so this is a loop rather than a regular expression.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Encode returns the wire form of t.
 func (t *Task) Encode() ([]byte, error) {

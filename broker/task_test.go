@@ -43,3 +43,16 @@ func TestTaskRoundTrips(t *testing.T) {
 		t.Errorf("round trip = %+v", out)
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for _, ok := range []string{"a", "Z9", "ml-churn-system-20261126t010203-3fa9c1", "t_1", strings.Repeat("x", 128)} {
+		if !broker.ValidID(ok) {
+			t.Errorf("ValidID(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"", "-a", "_a", "a.b", "a b", "a/b", "a*", "a>", "é", strings.Repeat("x", 129)} {
+		if broker.ValidID(bad) {
+			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+}
