@@ -80,14 +80,11 @@ func msTime(s string) time.Time {
 	return time.UnixMilli(n)
 }
 
-// showAfter is how long a task runs before its agent's registry entry
-// shows it. Most tasks finish sooner; writing every one would double the
-// Redis work of short tasks for a view that people read.
-const showAfter = 250 * time.Millisecond
-
 // agent is one concurrent executor of a pool. What it works on lives in
-// memory and reaches the registry with the heartbeats, or at once for a
-// task that runs longer than showAfter.
+// memory and reaches the registry with the heartbeats, or at once when a
+// task runs long enough to be claimed (see claimAfter): most tasks finish
+// sooner, and writing every one would double the Redis work of short tasks
+// for a view that people read.
 type agent struct {
 	id   string
 	pool *Pool
@@ -96,7 +93,6 @@ type agent struct {
 	cur   *broker.Task
 	since time.Time
 	shown bool // the registry shows cur
-	timer *time.Timer
 	done  int
 }
 
@@ -105,7 +101,6 @@ func (a *agent) begin(t *broker.Task) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.cur, a.since, a.shown = t, time.Now(), false
-	a.timer = time.AfterFunc(showAfter, func() { a.show(t) })
 }
 
 // show writes the agent's current task to the registry if it is still t.
@@ -129,9 +124,6 @@ func (a *agent) show(t *broker.Task) {
 func (a *agent) end(ctx context.Context, done bool) func(redis.Pipeliner) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.timer != nil {
-		a.timer.Stop()
-	}
 	if done {
 		a.done++
 	}

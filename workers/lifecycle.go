@@ -165,6 +165,7 @@ func (p *Pool) claim(ctx context.Context, cancel context.CancelFunc, x *executio
 		cancel()
 		return
 	}
+	x.a.show(x.t)
 	tick := time.NewTicker(lease / 3)
 	defer tick.Stop()
 	for {
