@@ -460,15 +460,23 @@ func TestAnExecutionWhoseClaimFindsAnotherAgentsLeaseIsAbandoned(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, broker.Config{AckWait: 1500 * time.Millisecond})
 	var runs atomic.Int32
-	e.startPool(t, workers.Config{MaxAgents: 1, OnStart: func(*broker.Task, string) { runs.Add(1) }})
+	intruder := make(chan error, 1)
+	e.startPool(t, workers.Config{MaxAgents: 1, OnStart: func(task *broker.Task, _ string) {
+		if runs.Add(1) == 1 {
+			// Another agent (a redelivery elsewhere) claims the task
+			// before this execution's own claim, briefly.
+			r, err := e.ledger.Claim(ctx, task, "intruder", 500*time.Millisecond, 1)
+			if err == nil && !r.Run() {
+				err = fmt.Errorf("claim refused: %+v", r)
+			}
+			intruder <- err
+		}
+	}})
 	job := e.submit(t, onePhase(subtask("contested", "sleep", map[string]string{"duration": "600ms"})))
-	tasks, _ := planner.Tasks(job, onePhase(subtask("contested", "sleep", map[string]string{"duration": "600ms"})))
-	testenv.Eventually(t, 5*time.Second, "the first execution to start", func() bool { return runs.Load() == 1 })
-	// Another agent (a redelivery elsewhere) claims it first, briefly.
-	if r, err := e.ledger.Claim(ctx, tasks[0], "intruder", 500*time.Millisecond, 1); err != nil || !r.Run() {
-		t.Fatalf("intruder claim: %+v %v", r, err)
-	}
 	js := e.waitDone(t, job, 15*time.Second)
+	if err := <-intruder; err != nil {
+		t.Fatalf("intruder claim: %v", err)
+	}
 	if js.State != planner.JobSucceeded || runs.Load() != 2 {
 		t.Fatalf("job %s after %d executions; want success after the abandoned one was redelivered", js.State, runs.Load())
 	}
