@@ -33,8 +33,9 @@ func NewCmdUp(f *Factory, runF func(context.Context, *UpOptions) error) *cobra.C
 (redis-server when installed, else the in-process miniredis) on loopback
 ports, creates the streams and consumers, prints the environment lines that
 point other terminals at them, and stays up until interrupted.`,
-		Example: `  orchestrate up --data-dir /tmp/orch
-  eval "$(orchestrate up --nats-port 14222 --redis-port 16379 & sleep 1)"   # or copy the printed lines`,
+		Example: `  orchestrate up
+  orchestrate up --nats-port 24222 --redis-port 26379 --data-dir /tmp/orch
+  # then, in another terminal, paste the two printed export lines`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
