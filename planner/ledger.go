@@ -26,13 +26,80 @@ var ErrNoJob = errors.New("no such job")
 type Ledger struct {
 	rdb  redis.UniversalClient
 	keys keys.Space
-	// hot coalesces the agents' per-task round trips (Start, Complete).
+	// hot coalesces the agents' per-task round trips (Check, Claim).
 	hot *coalesce.Pipeliner
+	// completions batches the agents' completions into one script call
+	// each; nil on Redis Cluster, where one call cannot span jobs.
+	completions *coalesce.Batcher[*completion]
 }
 
 // NewLedger returns a ledger under a key prefix ("" means keys.DefaultPrefix).
 func NewLedger(rdb redis.UniversalClient, prefix string) *Ledger {
-	return &Ledger{rdb: rdb, keys: keys.New(prefix), hot: coalesce.New(rdb, 4, 256)}
+	l := &Ledger{rdb: rdb, keys: keys.New(prefix), hot: coalesce.New(rdb, 4, 256)}
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+		l.completions = coalesce.NewBatcher(4, 128, l.sendCompletions)
+	}
+	return l
+}
+
+// completion is one task's completion waiting to be sent in a batch.
+type completion struct {
+	keys          []string
+	args          []any
+	before, after func(redis.Pipeliner)
+	reply         []any
+	err           error
+}
+
+// sendCompletions sends a batch of completions as one call of
+// completeBatchScript, with every completion's commands before and after
+// it in the same pipeline, and hands each its reply.
+func (l *Ledger) sendCompletions(ctx context.Context, batch []*completion) {
+	keys := make([]string, 0, 3*len(batch))
+	args := []any{len(batch)}
+	for _, c := range batch {
+		keys = append(keys, c.keys...)
+		args = append(args, len(c.args))
+		args = append(args, c.args...)
+	}
+	for try := 0; ; try++ {
+		pipe := l.rdb.Pipeline()
+		for _, c := range batch {
+			if c.before != nil {
+				c.before(pipe)
+			}
+		}
+		cmd := completeBatchScript.EvalSha(ctx, pipe, keys, args...)
+		for _, c := range batch {
+			if c.after != nil {
+				c.after(pipe)
+			}
+		}
+		_, _ = pipe.Exec(ctx)
+		replies, err := cmd.Slice()
+		if err != nil && try == 0 && isNoScript(err) {
+			if err = completeBatchScript.Load(ctx, l.rdb).Err(); err == nil {
+				continue // nothing ran: the script was unknown
+			}
+		}
+		if err == nil && len(replies) != len(batch) {
+			err = fmt.Errorf("completion batch of %d got %d replies", len(batch), len(replies))
+		}
+		for i, c := range batch {
+			if err != nil {
+				c.err = err
+				continue
+			}
+			r, _ := replies[i].([]any)
+			if len(r) >= 2 && r[0] == int64(-3) {
+				msg, _ := r[1].(string)
+				c.err = errors.New(msg)
+				continue
+			}
+			c.reply = r
+		}
+		return
+	}
 }
 
 // Keys is the key space of the ledger.
@@ -219,6 +286,30 @@ func (l *Ledger) Extend(ctx context.Context, job, task, worker string, lease tim
 	return nil
 }
 
+// complete runs one completion, batched with other agents' when the
+// ledger batches, and returns the script's reply.
+func (l *Ledger) complete(ctx context.Context, keys []string, args []any, before, after func(redis.Pipeliner)) ([]any, error) {
+	if l.completions != nil {
+		c := &completion{keys: keys, args: args, before: before, after: after}
+		l.completions.Do(ctx, c)
+		return c.reply, c.err
+	}
+	var cmd *redis.Cmd
+	err := l.hotPath(ctx, func(pipe redis.Pipeliner) {
+		if before != nil {
+			before(pipe)
+		}
+		cmd = completeScript.EvalSha(ctx, pipe, keys, args...)
+		if after != nil {
+			after(pipe)
+		}
+	}, func() error { return cmd.Err() }, completeScript)
+	if err != nil {
+		return nil, err
+	}
+	return cmd.Slice()
+}
+
 // CompleteResult is what a completion released.
 type CompleteResult struct {
 	// First is false when the task had already succeeded (a redelivery).
@@ -271,22 +362,16 @@ func (l *Ledger) Complete(ctx context.Context, job, task, summary string, opts C
 		}
 		args = append(args[:7], rec.IndexArgs()...)
 	}
-	var cmd *redis.Cmd
-	err := l.hotPath(ctx, func(pipe redis.Pipeliner) {
-		if rec != nil {
-			rec.QueueBlobs(ctx, pipe)
-		}
-		cmd = completeScript.EvalSha(ctx, pipe, keys, args...)
-		if opts.After != nil {
-			opts.After(pipe)
-		}
-	}, func() error { return cmd.Err() }, completeScript)
+	var before func(redis.Pipeliner)
+	if rec != nil {
+		before = func(pipe redis.Pipeliner) { rec.QueueBlobs(ctx, pipe) }
+	}
+	vals, err := l.complete(ctx, keys, args, before, opts.After)
 	if err != nil {
 		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: %w", task, job, err)
 	}
-	vals, err := cmd.Slice()
-	if err != nil || len(vals) < 3 {
-		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: unexpected reply %v: %v", task, job, vals, err)
+	if len(vals) < 3 {
+		return CompleteResult{}, fmt.Errorf("complete task %s of job %s: unexpected reply %v", task, job, vals)
 	}
 	first, _ := vals[0].(int64)
 	k, _ := vals[2].(int64)
