@@ -125,6 +125,7 @@ ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.`,
 		NewCmdCollect(f, nil),
 		NewCmdUp(f, nil),
 		NewCmdBench(f, nil),
+		NewCmdDatagen(f, nil),
 		NewCmdVersion(f),
 	)
 	return root
