@@ -180,3 +180,21 @@ func TestBadInputIsRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestPlotsArePNGImages(t *testing.T) {
+	y, good := randomCase(5, 400)
+	_, poor := randomCase(6, 400)
+	curves := []evaluate.Curve{{Name: "gbdt", Y: y, P: good}, {Name: "lr", Y: y, P: poor[:400]}}
+	for _, kind := range []evaluate.Plot{evaluate.PlotROC, evaluate.PlotPR, evaluate.PlotReliability} {
+		png, err := evaluate.PlotPNG(kind, curves)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if len(png) < 1000 || string(png[1:4]) != "PNG" {
+			t.Errorf("%s: %d bytes, not a PNG image", kind, len(png))
+		}
+	}
+	if _, err := evaluate.PlotPNG("pie", curves); !errors.Is(err, evaluate.ErrBadInput) {
+		t.Errorf("an unknown plot: %v", err)
+	}
+}
