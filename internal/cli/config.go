@@ -13,6 +13,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/orchestrate-dev/orchestrate/planner"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/engine"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/tabular"
 )
 
 // envAliases are environment names that differ from ORCHESTRATE_<FLAG>.
@@ -122,5 +124,6 @@ func loadConfigFile(cmd *cobra.Command) (map[string]string, string, error) {
 
 // isBadInput reports errors caused by what the user gave us.
 func isBadInput(err error) bool {
-	return errors.Is(err, planner.ErrInvalidPlan) || errors.Is(err, planner.ErrNoScenario) || errors.Is(err, planner.ErrNoJob)
+	return errors.Is(err, planner.ErrInvalidPlan) || errors.Is(err, planner.ErrNoScenario) || errors.Is(err, planner.ErrNoJob) ||
+		errors.Is(err, engine.ErrUsage) || errors.Is(err, tabular.ErrBadData)
 }

@@ -126,6 +126,7 @@ ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.`,
 		NewCmdUp(f, nil),
 		NewCmdBench(f, nil),
 		NewCmdDatagen(f, nil),
+		NewCmdTrain(f, nil),
 		NewCmdVersion(f),
 	)
 	return root

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/features"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/tabular"
+)
+
+// dataset is the three splits as feature matrices, with the feature step
+// fitted on the training split alone.
+type dataset struct {
+	train, val, test    *tabular.Frame
+	pipeline            *features.Pipeline
+	names               []string
+	xTrain, xVal, xTest modelkit.Matrix
+	yTrain, yVal, yTest []float64
+	trainSHA, testSHA   string
+}
+
+func readFrame(path string, opts Options) (*tabular.Frame, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	defer f.Close()
+	fr, err := tabular.ReadCSV(f, tabular.ReadOptions{Target: opts.Target, Positive: opts.Positive})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return fr, nil
+}
+
+// load reads the data and makes the splits: with a test file, 85/15 of the
+// data for training and validation; without, 70/15/15 of the data.
+func load(opts Options) (*dataset, error) {
+	all, err := readFrame(opts.Data, opts)
+	if err != nil {
+		return nil, err
+	}
+	d := &dataset{trainSHA: all.SHA256}
+	if opts.Test != "" {
+		test, err := readFrame(opts.Test, opts)
+		if err != nil {
+			return nil, err
+		}
+		parts := tabular.StratifiedSplit(all.Target, opts.Seed, 0.85, 0.15)
+		d.train, d.val, d.test, d.testSHA = all.Subset(parts[0]), all.Subset(parts[1]), test, test.SHA256
+	} else {
+		parts := tabular.StratifiedSplit(all.Target, opts.Seed, 0.70, 0.15, 0.15)
+		d.train, d.val, d.test = all.Subset(parts[0]), all.Subset(parts[1]), all.Subset(parts[2])
+	}
+	if d.pipeline, err = features.Fit(d.train); err != nil {
+		return nil, fmt.Errorf("fit the feature step: %w", err)
+	}
+	d.names = d.pipeline.Names()
+	for _, s := range []struct {
+		f *tabular.Frame
+		x *modelkit.Matrix
+		y *[]float64
+	}{{d.train, &d.xTrain, &d.yTrain}, {d.val, &d.xVal, &d.yVal}, {d.test, &d.xTest, &d.yTest}} {
+		if *s.x, err = d.pipeline.Transform(s.f); err != nil {
+			return nil, err
+		}
+		*s.y = s.f.Target
+	}
+	return d, nil
+}
