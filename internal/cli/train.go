@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/engine"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/tabular"
 )
 
 // TrainOptions are the inputs of `orchestrate train`.
@@ -18,6 +19,7 @@ type TrainOptions struct {
 	Test     string
 	Target   string
 	Positive string
+	Kinds    []string
 	Models   []string
 	Budget   string
 	Seed     uint64
@@ -53,6 +55,9 @@ search (90s). Progress goes to stderr.`,
 			if _, _, err := parseBudget(opts.Budget); err != nil {
 				return err
 			}
+			if _, err := parseKinds(opts.Kinds); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -63,6 +68,7 @@ search (90s). Progress goes to stderr.`,
 	cmd.Flags().StringVar(&opts.Test, "test", "", "holdout CSV, used only for the final scores (default: a stratified 15% of --data)")
 	cmd.Flags().StringVar(&opts.Target, "target", "", "the label column")
 	cmd.Flags().StringVar(&opts.Positive, "positive", "", "the positive label when it is not 1, true or yes")
+	cmd.Flags().StringSliceVar(&opts.Kinds, "kind", nil, "override a column's inferred kind, COLUMN=numeric|categorical|boolean|identifier (repeatable)")
 	cmd.Flags().StringSliceVar(&opts.Models, "models", []string{"lr", "gbdt", "mlp"}, "model families to train")
 	cmd.Flags().StringVar(&opts.Budget, "budget", "8", "search budget: trials per family (8) or a time for the whole search (90s)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 42, "seed of the split, the search and the trainers")
@@ -82,10 +88,25 @@ func parseBudget(s string) (trials int, budget time.Duration, err error) {
 	return 0, 0, usagef("--budget %q: want a number of trials (8) or a duration (90s)", s)
 }
 
+// parseKinds reads --kind COLUMN=KIND overrides.
+func parseKinds(specs []string) (map[string]tabular.Kind, error) {
+	out := map[string]tabular.Kind{}
+	for _, spec := range specs {
+		col, kind, ok := strings.Cut(spec, "=")
+		var k tabular.Kind
+		if !ok || col == "" || k.UnmarshalText([]byte(kind)) != nil {
+			return nil, usagef("--kind %q: want COLUMN=numeric, categorical, boolean or identifier", spec)
+		}
+		out[col] = k
+	}
+	return out, nil
+}
+
 func runTrain(ctx context.Context, f *Factory, opts *TrainOptions) error {
 	trials, budget, _ := parseBudget(opts.Budget)
+	kinds, _ := parseKinds(opts.Kinds)
 	rep, err := engine.Run(ctx, engine.Options{
-		Data: opts.Data, Test: opts.Test, Target: opts.Target, Positive: opts.Positive,
+		Data: opts.Data, Test: opts.Test, Target: opts.Target, Positive: opts.Positive, Kinds: kinds,
 		Models: opts.Models, Trials: trials, Budget: budget, Seed: opts.Seed, Out: opts.Out,
 		Progress: f.IO.ErrOut,
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/engine"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/tabular"
 )
 
 func TestTrainFlagsBecomeOptions(t *testing.T) {
@@ -30,9 +31,13 @@ func TestTrainFlagsBecomeOptions(t *testing.T) {
 		{[]string{"train", "--target", "y", "--out", "m"}, "--data is required"},
 		{[]string{"train", "--data", "a", "--out", "m"}, "--target is required"},
 		{[]string{"train", "--data", "a", "--target", "y", "--out", "m", "--budget", "lots"}, `--budget "lots"`},
+		{[]string{"train", "--data", "a", "--target", "y", "--out", "m", "--kind", "Age=fuzzy"}, `--kind "Age=fuzzy"`},
 	} {
 		f, _, _ := testFactory()
 		checkParse(t, parse(t, f, NewCmdTrain(f, func(context.Context, *TrainOptions) error { return nil }), c.args...), c.err)
+	}
+	if k, err := parseKinds([]string{"Tenure=categorical"}); err != nil || k["Tenure"] != tabular.Categorical {
+		t.Errorf("parseKinds = %v, %v", k, err)
 	}
 	if n, d, err := parseBudget("90s"); err != nil || d != 90*time.Second || n < 1 {
 		t.Errorf("parseBudget(90s) = %d, %v, %v", n, d, err)

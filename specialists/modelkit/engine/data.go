@@ -26,7 +26,7 @@ func readFrame(path string, opts Options) (*tabular.Frame, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	defer f.Close()
-	fr, err := tabular.ReadCSV(f, tabular.ReadOptions{Target: opts.Target, Positive: opts.Positive})
+	fr, err := tabular.ReadCSV(f, tabular.ReadOptions{Target: opts.Target, Positive: opts.Positive, Kinds: opts.Kinds})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

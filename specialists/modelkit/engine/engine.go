@@ -20,6 +20,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit"
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/evaluate"
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/onnxmodel"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/tabular"
 )
 
 // Families of models, as --models names them.
@@ -37,6 +38,8 @@ type Options struct {
 	Data, Test string
 	Target     string
 	Positive   string
+	// Kinds override the inferred kinds of columns.
+	Kinds map[string]tabular.Kind
 	// Models are the families to train; empty means lr, gbdt, mlp.
 	Models []string
 	// Trials per family of the random search; zero means 8 (the lr
