@@ -18,7 +18,7 @@ var (
 
 // maxDepth bounds Params.MaxDepth: deeper trees would hold more nodes
 // than boosting ever benefits from.
-const maxDepth = 16
+const maxDepth = 12 // the ONNX export pads every tree to the deepest one; deeper trees would not export
 
 // Params controls training. Each tree minimises the second-order
 // approximation of the log-loss plus L2/2·Σ leaf value².
@@ -27,7 +27,7 @@ type Params struct {
 	Rounds int
 	// LearningRate shrinks every leaf value. If zero, 0.05 is used.
 	LearningRate float64
-	// MaxDepth is the depth of the deepest leaf, at most 16. If zero, 4
+	// MaxDepth is the depth of the deepest leaf, at most 12. If zero, 4
 	// is used.
 	MaxDepth int
 	// MinSamplesLeaf is the fewest training rows a leaf may hold. If

@@ -38,6 +38,11 @@ func BenchmarkPredictEnsemble(b *testing.B) {
 	benchmarkPredict(b, data, err, 20)
 }
 
+func BenchmarkPredictEnsemble300(b *testing.B) {
+	data, err := ExportEnsemble(randEnsemble(newRand(1), 300, 4, 15, false), 15)
+	benchmarkPredict(b, data, err, 15)
+}
+
 // BenchmarkModelkitEnsemble is the direct tree walk, for comparison.
 func BenchmarkModelkitEnsemble(b *testing.B) {
 	e := randEnsemble(newRand(1), 100, 4, 20, false)

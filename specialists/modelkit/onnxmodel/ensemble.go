@@ -12,29 +12,47 @@ import (
 // margin stays 0 and a negative one goes to -1.
 const stepScale = 0x1p127
 
-// ExportEnsemble writes e as a fixed sequence of dense ops over all trees
-// at once (the "GEMM formulation"), because gonnx v1.1.0 has neither the
-// ai.onnx.ml TreeEnsemble operators nor usable Less/Where/Cast:
+// maxPaddedDepth bounds the depth of an exported tree: every tree is
+// padded to a complete tree of the ensemble's maximum depth D, 2^D − 1
+// splits and 2^D leaves each, and the shared path matrix has
+// (2^D − 1)·2^D entries, 64 MB at depth 12.
+const maxPaddedDepth = 12
+
+// ExportEnsemble writes e as a fixed sequence of dense ops (the "GEMM
+// formulation"), because gonnx v1.1.0 has neither the ai.onnx.ml
+// TreeEnsemble operators nor usable Less/Where/Cast.
 //
-//	margin   = Gemm(features, S, T)            [N, K]  T[k] − x[feature(k)]
-//	goLeft   = Relu(Tanh(margin·2^127·2^127))  [N, K]  1 if x < T[k], else 0
-//	score    = Gemm(goLeft, A, C)              [N, L]
-//	onehot   = Relu(score)                     [N, L]  1 on the reached leaf
-//	logit    = Gemm(onehot, V, base)           [N, 1]
+// Every tree is first padded to a complete binary tree of depth D, the
+// ensemble's maximum depth: K = 2^D − 1 splits and L = 2^D leaves in heap
+// order (node j has children 2j+1 and 2j+2; leaf p is heap node K+p). A
+// leaf at depth d < D becomes a complete subtree whose splits read no
+// feature and have threshold −Inf (so they always go right) and whose
+// leaves all carry its value. All T trees then share one shape, and with
+// it one path matrix, so the graph is
+//
+//	margin   = Gemm(features, S, Thr)          [N, T·K]  Thr[k] − x[feature(k)]
+//	goLeft   = Relu(Tanh(margin·2^127·2^127))  [N, T·K]  1 if x < Thr[k], else 0
+//	perTree  = Reshape(goLeft)                 [N·T, K]  one row per (row, tree)
+//	score    = Gemm(perTree, A, C)             [N·T, L]
+//	onehot   = Relu(score)                     [N·T, L]  1 on the reached leaf
+//	leaves   = Reshape(onehot)                 [N, T·L]
+//	logit    = Gemm(leaves, V, base)           [N, 1]    base + Σ reached values
 //	probability = Sigmoid(logit)
 //
-// K counts internal nodes and L leaves over all trees. S [F, K] holds −1
-// at (feature(k), k). A [K, L] holds +1 when the leaf lies under node k's
-// left child, −1 under its right child, 0 otherwise; C[ℓ] = 1 − (number
-// of left turns on the path to ℓ). For leaf ℓ with l left and r right
-// turns, goLeft·A ranges over the integers in [−r, l] and reaches l only
-// when every turn is taken, so score is 1 on the path and at most 0 off
-// it. All of these values are small integers, exact in float32.
+// S [F, T·K] holds −1 at (feature(k), k) and nothing in a padding split's
+// column; Thr [T·K] the thresholds; V [T·L, 1] the leaf values, tree by
+// tree. A [K, L] holds +1 when leaf ℓ lies under node k's left child, −1
+// under its right child, 0 otherwise; C[ℓ] = 1 − (number of left turns on
+// the path to ℓ). For leaf ℓ with l left and r right turns, goLeft·A
+// ranges over the integers in [−r, l] and reaches l only when every turn
+// is taken, so score is 1 on the path and at most 0 off it. All of these
+// values are small integers, exact in float32. The file holds
+// F·T·K + T·K + T·L + K·L + L + 1 floats: linear in the number of trees.
 //
 // Thresholds are rounded up to float32 (see thresholdFloat32), so every
 // float32-representable input takes the same branch as modelkit's float64
 // walk. Leaf values and base are rounded to float32; trees that are a
-// single leaf are folded into base.
+// single leaf are folded into base. A tree deeper than 12 is rejected.
 func ExportEnsemble(e *modelkit.Ensemble, nFeatures int) ([]byte, error) {
 	if e == nil {
 		return nil, fmt.Errorf("export ensemble: nil model: %w", ErrInvalidModel)
@@ -42,139 +60,193 @@ func ExportEnsemble(e *modelkit.Ensemble, nFeatures int) ([]byte, error) {
 	if nFeatures <= 0 {
 		return nil, fmt.Errorf("export ensemble: nFeatures is %d, must be positive: %w", nFeatures, ErrInvalidModel)
 	}
-	f, err := flatten(e, nFeatures)
+	p, err := pad(e, nFeatures)
 	if err != nil {
 		return nil, fmt.Errorf("export ensemble: %w", err)
 	}
 
 	var g graphBuilder
 	var logit string
-	if len(f.splits) == 0 {
+	if len(p.trees) == 0 {
 		// Every tree is a single leaf: the logit is a constant.
 		logit = g.gemm("logit", inputName,
 			g.constant("weights", []int64{int64(nFeatures), 1}, make([]float32, nFeatures)),
-			g.constant("base", []int64{1}, []float32{float32(f.base)}))
+			g.constant("base", []int64{1}, []float32{float32(p.base)}))
 	} else {
-		logit = f.addGraph(&g, nFeatures)
+		logit = p.addGraph(&g, nFeatures)
 	}
 	g.op("Sigmoid", outputName, logit)
-	doc := fmt.Sprintf("modelkit tree ensemble, %d trees, %d splits, %d leaves over %d features: "+
-		"probability = Sigmoid(base + sum of reached leaf values); thresholds rounded up to float32",
-		len(e.Trees), len(f.splits), len(f.leaves), nFeatures)
+	doc := fmt.Sprintf("modelkit tree ensemble, %d trees, %d splits, %d leaves over %d features, "+
+		"%d trees padded to depth %d: probability = Sigmoid(base + sum of reached leaf values); "+
+		"thresholds rounded up to float32",
+		len(e.Trees), p.splits, p.leaves, nFeatures, len(p.trees), p.depth)
 	return g.model(familyEnsemble, doc, nFeatures)
 }
 
-// split is one internal node of some tree.
-type split struct {
-	feature   int
-	threshold float32
+// paddedTree is one tree as a complete binary tree of depth D in heap
+// order.
+type paddedTree struct {
+	feature   []int     // [K]; -1 for a padding split, which reads no feature
+	threshold []float32 // [K]
+	value     []float64 // [L]
 }
 
-// turn is one step on the path from a root to a leaf.
-type turn struct {
-	split int // index into flatEnsemble.splits
-	left  bool
+// paddedEnsemble is every tree that is not a single leaf, padded to the
+// common depth.
+type paddedEnsemble struct {
+	depth          int // D
+	trees          []paddedTree
+	base           float64
+	splits, leaves int // in the trees as given, before padding
 }
 
-type leaf struct {
-	value float64
-	path  []turn
-}
-
-// flatEnsemble is every tree's internal nodes and leaves, numbered across
-// the whole ensemble.
-type flatEnsemble struct {
-	splits []split
-	leaves []leaf
-	base   float64
-}
-
-func flatten(e *modelkit.Ensemble, nFeatures int) (*flatEnsemble, error) {
-	f := &flatEnsemble{base: e.Base}
+func pad(e *modelkit.Ensemble, nFeatures int) (*paddedEnsemble, error) {
+	p := &paddedEnsemble{base: e.Base}
+	var kept []*modelkit.Tree
 	for ti := range e.Trees {
 		t := &e.Trees[ti]
 		if len(t.Nodes) == 0 {
 			return nil, fmt.Errorf("tree %d has no nodes: %w", ti, ErrInvalidModel)
 		}
 		if t.Nodes[0].Leaf {
-			f.base += t.Nodes[0].Value
+			p.base += t.Nodes[0].Value
 			continue
 		}
 		seen := make([]bool, len(t.Nodes))
-		if err := f.walk(t, 0, nil, seen, nFeatures); err != nil {
+		depth, err := p.check(t, 0, seen, nFeatures)
+		if err != nil {
 			return nil, fmt.Errorf("tree %d: %w", ti, err)
 		}
+		if depth > maxPaddedDepth {
+			return nil, fmt.Errorf("tree %d has depth %d, at most %d can be exported: %w",
+				ti, depth, maxPaddedDepth, ErrInvalidModel)
+		}
+		p.depth = max(p.depth, depth)
+		kept = append(kept, t)
 	}
-	return f, nil
+	nk, nl := 1<<p.depth-1, 1<<p.depth
+	for _, t := range kept {
+		pt := paddedTree{
+			feature:   make([]int, nk),
+			threshold: make([]float32, nk),
+			value:     make([]float64, nl),
+		}
+		pt.fill(t, 0, 0)
+		p.trees = append(p.trees, pt)
+	}
+	return p, nil
 }
 
-// walk adds the subtree at node i, reached by path, to f.
-func (f *flatEnsemble) walk(t *modelkit.Tree, i int, path []turn, seen []bool, nFeatures int) error {
+// check validates the subtree at node i, counts its splits and leaves,
+// and returns its depth (0 for a leaf).
+func (p *paddedEnsemble) check(t *modelkit.Tree, i int, seen []bool, nFeatures int) (int, error) {
 	if i < 0 || i >= len(t.Nodes) {
-		return fmt.Errorf("child index %d out of range [0, %d): %w", i, len(t.Nodes), ErrInvalidModel)
+		return 0, fmt.Errorf("child index %d out of range [0, %d): %w", i, len(t.Nodes), ErrInvalidModel)
 	}
 	if seen[i] {
-		return fmt.Errorf("node %d is reached twice: %w", i, ErrInvalidModel)
+		return 0, fmt.Errorf("node %d is reached twice: %w", i, ErrInvalidModel)
 	}
 	seen[i] = true
 	n := &t.Nodes[i]
 	if n.Leaf {
-		f.leaves = append(f.leaves, leaf{value: n.Value, path: path})
-		return nil
+		p.leaves++
+		return 0, nil
 	}
 	if n.Feature < 0 || n.Feature >= nFeatures {
-		return fmt.Errorf("node %d splits on feature %d of %d: %w", i, n.Feature, nFeatures, ErrInvalidModel)
+		return 0, fmt.Errorf("node %d splits on feature %d of %d: %w", i, n.Feature, nFeatures, ErrInvalidModel)
 	}
-	k := len(f.splits)
-	f.splits = append(f.splits, split{feature: n.Feature, threshold: thresholdFloat32(n.Threshold)})
-	// Full slice expressions so the two subtrees never share a backing array.
-	left := append(path[:len(path):len(path)], turn{split: k, left: true})
-	if err := f.walk(t, n.Left, left, seen, nFeatures); err != nil {
-		return err
+	p.splits++
+	dl, err := p.check(t, n.Left, seen, nFeatures)
+	if err != nil {
+		return 0, err
 	}
-	right := append(path[:len(path):len(path)], turn{split: k, left: false})
-	return f.walk(t, n.Right, right, seen, nFeatures)
+	dr, err := p.check(t, n.Right, seen, nFeatures)
+	if err != nil {
+		return 0, err
+	}
+	return 1 + max(dl, dr), nil
+}
+
+// fill writes the subtree at node i of t (already checked) to heap
+// position h.
+func (pt *paddedTree) fill(t *modelkit.Tree, i, h int) {
+	n := &t.Nodes[i]
+	if n.Leaf {
+		pt.fillLeaf(h, n.Value)
+		return
+	}
+	pt.feature[h] = n.Feature
+	pt.threshold[h] = thresholdFloat32(n.Threshold)
+	pt.fill(t, n.Left, 2*h+1)
+	pt.fill(t, n.Right, 2*h+2)
+}
+
+// fillLeaf writes a leaf of value v at heap position h: past the splits
+// it is one of the L leaves; above them, a padding split that always goes
+// right, over two copies of the leaf.
+func (pt *paddedTree) fillLeaf(h int, v float64) {
+	nk := len(pt.feature)
+	if h >= nk {
+		pt.value[h-nk] = v
+		return
+	}
+	pt.feature[h] = -1
+	pt.threshold[h] = float32(math.Inf(-1))
+	pt.fillLeaf(2*h+1, v)
+	pt.fillLeaf(2*h+2, v)
 }
 
 // addGraph adds the split and leaf layers to g and returns the logit.
-func (f *flatEnsemble) addGraph(g *graphBuilder, nFeatures int) string {
-	nk, nl := len(f.splits), len(f.leaves)
-	sel := make([]float32, nFeatures*nk)
-	thr := make([]float32, nk)
-	for k, s := range f.splits {
-		sel[s.feature*nk+k] = -1
-		thr[k] = s.threshold
+func (p *paddedEnsemble) addGraph(g *graphBuilder, nFeatures int) string {
+	nt, nk, nl := len(p.trees), 1<<p.depth-1, 1<<p.depth
+	cols := nt * nk
+	sel := make([]float32, nFeatures*cols)
+	thr := make([]float32, cols)
+	values := make([]float32, nt*nl)
+	for ti, pt := range p.trees {
+		for j, f := range pt.feature {
+			k := ti*nk + j
+			if f >= 0 {
+				sel[f*cols+k] = -1
+			}
+			thr[k] = pt.threshold[j]
+		}
+		for l, v := range pt.value {
+			values[ti*nl+l] = float32(v)
+		}
 	}
+	// The path matrix of the complete tree, shared by every tree.
 	paths := make([]float32, nk*nl)
 	offset := make([]float32, nl)
-	values := make([]float32, nl)
-	for l, lf := range f.leaves {
+	for l := range nl {
 		lefts := 0
-		for _, tn := range lf.path {
-			if tn.left {
-				paths[tn.split*nl+l] = 1
+		for h := nk + l; h > 0; h = (h - 1) / 2 {
+			parent := (h - 1) / 2
+			if h == 2*parent+1 {
+				paths[parent*nl+l] = 1
 				lefts++
 			} else {
-				paths[tn.split*nl+l] = -1
+				paths[parent*nl+l] = -1
 			}
 		}
 		offset[l] = float32(1 - lefts)
-		values[l] = float32(lf.value)
 	}
 
 	scale := g.constant("step_scale", []int64{1}, []float32{stepScale})
 	margin := g.gemm("split_margin", inputName,
-		g.constant("split_selector", []int64{int64(nFeatures), int64(nk)}, sel),
-		g.constant("split_threshold", []int64{int64(nk)}, thr))
+		g.constant("split_selector", []int64{int64(nFeatures), int64(cols)}, sel),
+		g.constant("split_threshold", []int64{int64(cols)}, thr))
 	scaled := g.op("Mul", "split_margin_scaled", g.op("Mul", "split_margin_half_scaled", margin, scale), scale)
 	goLeft := g.op("Relu", "go_left", g.op("Tanh", "split_sign", scaled))
-	score := g.gemm("leaf_score", goLeft,
+	perTree := g.op("Reshape", "go_left_per_tree", goLeft, g.shape("per_tree_shape", -1, int64(nk)))
+	score := g.gemm("leaf_score", perTree,
 		g.constant("leaf_paths", []int64{int64(nk), int64(nl)}, paths),
 		g.constant("leaf_offset", []int64{int64(nl)}, offset))
 	onehot := g.op("Relu", "leaf_onehot", score)
-	return g.gemm("logit", onehot,
-		g.constant("leaf_values", []int64{int64(nl), 1}, values),
-		g.constant("base", []int64{1}, []float32{float32(f.base)}))
+	leaves := g.op("Reshape", "leaf_onehot_per_row", onehot, g.shape("per_row_shape", -1, int64(nt*nl)))
+	return g.gemm("logit", leaves,
+		g.constant("leaf_values", []int64{int64(nt * nl), 1}, values),
+		g.constant("base", []int64{1}, []float32{float32(p.base)}))
 }
 
 // thresholdFloat32 returns the float32 threshold u such that, for every

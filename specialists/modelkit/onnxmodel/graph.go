@@ -71,17 +71,6 @@ func (g *graphBuilder) shape(name string, dims ...int64) string {
 	return name
 }
 
-// transpose adds a Transpose node with the given permutation.
-func (g *graphBuilder) transpose(output, input string, perm ...int64) string {
-	out := g.op("Transpose", output, input)
-	g.nodes[len(g.nodes)-1].Attribute = []*onnx.AttributeProto{{
-		Name: "perm",
-		Type: onnx.AttributeProto_INTS,
-		Ints: perm,
-	}}
-	return out
-}
-
 // gemm adds Y = A·B + C with B of shape [K, M] (never transposed: gonnx
 // would transpose the initializer again on every run).
 func (g *graphBuilder) gemm(output, a, b, c string) string {

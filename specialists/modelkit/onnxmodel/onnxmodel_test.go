@@ -211,10 +211,95 @@ func TestExportRejectsInconsistentModels(t *testing.T) {
 		}()},
 		{"a child index out of range", func() error { _, err := ExportEnsemble(bad(modelkit.Node{Left: 1, Right: 7}), 5); return err }()},
 		{"a node reached twice", func() error { _, err := ExportEnsemble(bad(modelkit.Node{Left: 1, Right: 1}), 5); return err }()},
+		{"a tree deeper than 12", func() error { _, err := ExportEnsemble(chainEnsemble(13), 5); return err }()},
 	} {
 		t.Run(c.name+" is rejected", func(t *testing.T) {
 			if !errors.Is(c.err, ErrInvalidModel) {
 				t.Errorf("got %v, want ErrInvalidModel", c.err)
+			}
+		})
+	}
+}
+
+// chainEnsemble is one tree whose splits each have a leaf on the left,
+// depth splits deep.
+func chainEnsemble(depth int) *modelkit.Ensemble {
+	var t modelkit.Tree
+	for d := range depth {
+		i := len(t.Nodes)
+		t.Nodes = append(t.Nodes,
+			modelkit.Node{Feature: d % 5, Threshold: float64(d), Left: i + 1, Right: i + 2},
+			modelkit.Node{Leaf: true, Value: float64(d)})
+	}
+	t.Nodes = append(t.Nodes, modelkit.Node{Leaf: true, Value: -1})
+	return &modelkit.Ensemble{Trees: []modelkit.Tree{t}}
+}
+
+func TestLargeEnsembleStaysSmall(t *testing.T) {
+	ens := randEnsemble(newRand(11), 300, 4, 15, false)
+	data, err := ExportEnsemble(ens, 15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) >= 2<<20 {
+		t.Errorf("300 depth-4 trees over 15 features export to %d bytes, want under 2 MB", len(data))
+	}
+	rt, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := boundaryInputs(newRand(12), ens, 2000, 15)
+	got, err := rt.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := referencePredict(ens, x)
+	for i := range want {
+		if d := math.Abs(got[i] - want[i]); d > 1e-5 {
+			t.Fatalf("row %d: runtime %.9f, modelkit %.9f (|Δ| %.3g)", i, got[i], want[i], d)
+		}
+	}
+	t.Logf("%d bytes", len(data))
+}
+
+func TestOddlyShapedEnsembles(t *testing.T) {
+	stumps := randEnsemble(newRand(21), 40, 1, 3, false)
+	mixed := randEnsemble(newRand(22), 5, 2, 4, false)
+	mixed.Trees = append(mixed.Trees, randEnsemble(newRand(23), 3, 5, 4, true).Trees...)
+	for _, c := range []struct {
+		name      string
+		ens       *modelkit.Ensemble
+		nFeatures int
+	}{
+		{"stumps (one split per tree)", stumps, 3},
+		{"trees of depths 2 and up to 5", mixed, 4},
+		{"a chain 10 splits deep", chainEnsemble(10), 5},
+		{"only single-leaf trees", &modelkit.Ensemble{Base: 0.5, Trees: []modelkit.Tree{{Nodes: []modelkit.Node{{Leaf: true, Value: -1.25}}}}}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data, err := ExportEnsemble(c.ens, c.nFeatures)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt, err := Load(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rows := range []int{1, 7} {
+				x := randInputs(newRand(uint64(rows)), rows, c.nFeatures)
+				for i := range x.Data {
+					x.Data[i] *= 10 // reach the chain's thresholds 0..9
+				}
+				got, err := rt.Predict(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := referencePredict(c.ens, x)
+				for i := range want {
+					if d := math.Abs(got[i] - want[i]); d > 1e-5 {
+						t.Errorf("%d rows, row %d: runtime %.9f, modelkit %.9f", rows, i, got[i], want[i])
+					}
+				}
 			}
 		})
 	}
