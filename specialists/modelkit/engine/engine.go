@@ -188,7 +188,11 @@ func trainFamily(ctx context.Context, family string, d *dataset, opts Options, p
 		if m.ROCAUC > bestAUC {
 			best, bestAUC, bestVal = c, m.ROCAUC, m
 		}
-		fmt.Fprintf(progress, "%s trial %d of %d: validation AUC %.4f in %.2fs (best %.4f)\n", family, i+1, len(space), m.ROCAUC, c.seconds, bestAUC)
+		of := fmt.Sprintf("of %d", len(space))
+		if opts.Budget > 0 {
+			of = "within the time budget"
+		}
+		fmt.Fprintf(progress, "%s trial %d %s: validation AUC %.4f in %.2fs (best %.4f)\n", family, i+1, of, m.ROCAUC, c.seconds, bestAUC)
 	}
 	testP := predictAll(best.predict, d.xTest)
 	test, err := evaluate.Score(d.yTest, testP, bestVal.Threshold)
