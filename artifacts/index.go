@@ -165,15 +165,6 @@ func (s *Store) Prepare(job, task string, files []File) (*Recording, error) {
 	return r, nil
 }
 
-// Paths lists the paths to be recorded, sorted.
-func (r *Recording) Paths() []string {
-	out := make([]string, len(r.entries))
-	for i, e := range r.entries {
-		out[i] = e.Path
-	}
-	return out
-}
-
 // WriteBlobs stores, ahead of the index update, the blobs that cannot share
 // its round trip: on Redis Cluster they live on other nodes, and a chunk
 // list must never be visible before its chunks. Otherwise it does nothing.

@@ -209,8 +209,8 @@ func (l *Ledger) createTasks(ctx context.Context, job string, tasks []*broker.Ta
 	return nil
 }
 
-// StartResult says whether an agent should execute a delivered task.
-type StartResult struct {
+// CheckResult says whether an agent should execute a delivered task.
+type CheckResult struct {
 	// Verdict is "run", "busy" (another agent holds the lease), or why
 	// not: "missing", "stale", "waiting", "succeeded", "dead", "blocked".
 	Verdict string
@@ -220,7 +220,7 @@ type StartResult struct {
 }
 
 // Run reports whether the task should be executed.
-func (r StartResult) Run() bool { return r.Verdict == "run" }
+func (r CheckResult) Run() bool { return r.Verdict == "run" }
 
 // Check says whether worker should execute a delivered task, without
 // writing anything: a task already succeeded, dead or blocked, an older
@@ -228,53 +228,53 @@ func (r StartResult) Run() bool { return r.Verdict == "run" }
 // agent runs under a live lease are not executed. What an agent runs is
 // written by Claim, for tasks that run long enough for it to matter, and
 // by Complete, Retry and Dead.
-func (l *Ledger) Check(ctx context.Context, t *broker.Task, worker string) (StartResult, error) {
+func (l *Ledger) Check(ctx context.Context, t *broker.Task, worker string) (CheckResult, error) {
 	var cmd *redis.SliceCmd
 	l.hot.Do(ctx, func(pipe redis.Pipeliner) {
 		cmd = pipe.HMGet(ctx, l.keys.Task(t.Job, t.ID), "state", "gen", "deps_left", "worker", "lease_ms", "attempts")
 	})
 	f, err := cmd.Result()
 	if err != nil {
-		return StartResult{}, fmt.Errorf("check task %s of job %s: %w", t.ID, t.Job, err)
+		return CheckResult{}, fmt.Errorf("check task %s of job %s: %w", t.ID, t.Job, err)
 	}
 	str := func(i int) string { s, _ := f[i].(string); return s }
 	state := str(0)
 	switch {
 	case state == "":
-		return StartResult{Verdict: "missing"}, nil
+		return CheckResult{Verdict: "missing"}, nil
 	case t.Generation < atoi(str(1)):
-		return StartResult{Verdict: "stale"}, nil
+		return CheckResult{Verdict: "stale"}, nil
 	case state == StateSucceeded || state == StateDead || state == StateBlocked:
-		return StartResult{Verdict: state}, nil
+		return CheckResult{Verdict: state}, nil
 	case atoi(str(2)) > 0:
-		return StartResult{Verdict: "waiting"}, nil
+		return CheckResult{Verdict: "waiting"}, nil
 	}
 	if state == StateRunning && str(3) != worker {
 		if left := int64(atoi(str(4))) - nowMS(); left > 0 {
-			return StartResult{Verdict: "busy", Attempts: int(left)}, nil
+			return CheckResult{Verdict: "busy", Attempts: int(left)}, nil
 		}
 	}
-	return StartResult{Verdict: "run", Attempts: atoi(str(5)) + 1}, nil
+	return CheckResult{Verdict: "run", Attempts: atoi(str(5)) + 1}, nil
 }
 
 // Claim marks a task running under worker's lease, which keeps other
 // agents from running it at the same time until it expires or is renewed.
 // attempts is the count Check returned.
-func (l *Ledger) Claim(ctx context.Context, t *broker.Task, worker string, lease time.Duration, attempts int) (StartResult, error) {
+func (l *Ledger) Claim(ctx context.Context, t *broker.Task, worker string, lease time.Duration, attempts int) (CheckResult, error) {
 	var cmd *redis.Cmd
 	err := l.hotPath(ctx, func(pipe redis.Pipeliner) {
 		cmd = startScript.EvalSha(ctx, pipe, []string{l.keys.Task(t.Job, t.ID)}, worker, nowMS(), t.Generation, lease.Milliseconds(), attempts)
 	}, func() error { return cmd.Err() }, startScript)
 	if err != nil {
-		return StartResult{}, fmt.Errorf("claim task %s of job %s: %w", t.ID, t.Job, err)
+		return CheckResult{}, fmt.Errorf("claim task %s of job %s: %w", t.ID, t.Job, err)
 	}
 	vals, err := cmd.Slice()
 	if err != nil || len(vals) != 2 {
-		return StartResult{}, fmt.Errorf("claim task %s of job %s: unexpected reply %v: %v", t.ID, t.Job, vals, err)
+		return CheckResult{}, fmt.Errorf("claim task %s of job %s: unexpected reply %v: %v", t.ID, t.Job, vals, err)
 	}
 	verdict, _ := vals[0].(string)
 	n, _ := vals[1].(int64)
-	return StartResult{Verdict: verdict, Attempts: int(n)}, nil
+	return CheckResult{Verdict: verdict, Attempts: int(n)}, nil
 }
 
 // Extend renews worker's lease on a running task.

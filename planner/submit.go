@@ -54,11 +54,6 @@ func (s *Submitter) Submit(ctx context.Context, p *Plan) (string, error) {
 	return job, nil
 }
 
-// Release publishes ready tasks and marks them queued.
-func (s *Submitter) Release(ctx context.Context, job string, ready []*broker.Task) error {
-	return Release(ctx, s.Broker, s.Ledger, job, ready)
-}
-
 // Release publishes ready tasks, waits until JetStream stored them, then
 // marks them queued in the ledger. Publishing twice is harmless: the
 // de-duplication id drops the second copy.

@@ -151,15 +151,6 @@ func NewPool(deps Deps, cfg Config) (*Pool, error) {
 	return p, nil
 }
 
-// Agents lists the ids of the pool's agents.
-func (p *Pool) Agents() []string {
-	ids := make([]string, len(p.agents))
-	for i, a := range p.agents {
-		ids[i] = a.id
-	}
-	return ids
-}
-
 // Start registers the agents, binds the role's consumers and begins work.
 // The topology must exist (broker.EnsureTopology).
 func (p *Pool) Start(ctx context.Context) error {

@@ -123,14 +123,6 @@ func (p *Proc) Stop() {
 	p.cleanup()
 }
 
-// Kill ends the server with SIGKILL, as a crash would.
-func (p *Proc) Kill() {
-	if p.cmd != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
 func (p *Proc) cleanup() {
 	if p.tempDir {
 		_ = os.RemoveAll(p.dir)

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -31,16 +30,6 @@ type NATS struct {
 
 // URL is the client URL of the server.
 func (n *NATS) URL() string { return n.Server.ClientURL() }
-
-// Restart stops the server and starts a new one on the same port and store,
-// as a crash-and-restart of a file-backed server would.
-func (n *NATS) Restart(t testing.TB) {
-	t.Helper()
-	port := n.Server.Addr().(*net.TCPAddr).Port
-	n.Server.Shutdown()
-	n.Server.WaitForShutdown()
-	n.Server = startNATS(t, port, n.StoreDir)
-}
 
 // StartNATS runs a JetStream-enabled nats-server on a free port with a
 // temporary file store; it is shut down when the test ends.
