@@ -45,26 +45,11 @@ func BestF1Threshold(y, p []float64) (float64, error) {
 	if err := check(y, p); err != nil {
 		return 0, err
 	}
-	idx := order(p)
-	pos := 0.0
-	for _, v := range y {
-		pos += v
-	}
-	best, bestF1, tp, fp := 0.5, -1.0, 0.0, 0.0
-	for k, i := range idx {
-		if y[i] == 1 {
-			tp++
-		} else {
-			fp++
-		}
-		// Cut between distinct scores only: all rows with this score
-		// fall on the same side.
-		if k+1 < len(idx) && p[idx[k+1]] == p[i] {
-			continue
-		}
-		f1 := 2 * tp / (tp + fp + pos)
-		if f1 > bestF1 {
-			bestF1, best = f1, p[i]
+	pos, _ := classCounts(y)
+	best, bestF1 := 0.5, -1.0
+	for _, c := range cuts(y, p) {
+		if f1 := 2 * c.tp / (c.tp + c.fp + pos); f1 > bestF1 {
+			best, bestF1 = c.score, f1
 		}
 	}
 	return best, nil
@@ -116,18 +101,8 @@ func ROCPoints(y, p []float64) (fpr, tpr []float64, err error) {
 	}
 	pos, neg := classCounts(y)
 	fpr, tpr = []float64{0}, []float64{0}
-	tp, fp := 0.0, 0.0
-	idx := order(p)
-	for k, i := range idx {
-		if y[i] == 1 {
-			tp++
-		} else {
-			fp++
-		}
-		if k+1 < len(idx) && p[idx[k+1]] == p[i] {
-			continue
-		}
-		fpr, tpr = append(fpr, fp/neg), append(tpr, tp/pos)
+	for _, c := range cuts(y, p) {
+		fpr, tpr = append(fpr, c.fp/neg), append(tpr, c.tp/pos)
 	}
 	return fpr, tpr, nil
 }
@@ -139,8 +114,40 @@ func PRPoints(y, p []float64) (recall, precision []float64, err error) {
 		return nil, nil, err
 	}
 	pos, _ := classCounts(y)
-	tp, fp := 0.0, 0.0
+	for _, c := range cuts(y, p) {
+		recall, precision = append(recall, c.tp/pos), append(precision, c.tp/(c.tp+c.fp))
+	}
+	return recall, precision, nil
+}
+
+// ranking computes ROC AUC (with ties counted half, the Mann-Whitney
+// statistic) and PR AUC as average precision.
+func ranking(y, p []float64) (rocAUC, prAUC float64) {
+	pos, neg := classCounts(y)
+	prevTP, prevFP, area, ap := 0.0, 0.0, 0.0, 0.0
+	for _, c := range cuts(y, p) {
+		tpTie, fpTie := c.tp-prevTP, c.fp-prevFP
+		// Trapezoid over the tie group: its negatives see the positives
+		// ranked above, plus half of the positives tied with them.
+		area += fpTie * (prevTP + tpTie/2)
+		if tpTie > 0 {
+			ap += tpTie / pos * (c.tp / (c.tp + c.fp))
+		}
+		prevTP, prevFP = c.tp, c.fp
+	}
+	return area / (pos * neg), ap
+}
+
+// cut is the count of true and false positives when every prediction
+// scoring at least score is called positive.
+type cut struct{ score, tp, fp float64 }
+
+// cuts returns one cut per distinct score, from the highest score down:
+// rows tied on a score always fall on the same side.
+func cuts(y, p []float64) []cut {
 	idx := order(p)
+	var out []cut
+	tp, fp := 0.0, 0.0
 	for k, i := range idx {
 		if y[i] == 1 {
 			tp++
@@ -150,38 +157,9 @@ func PRPoints(y, p []float64) (recall, precision []float64, err error) {
 		if k+1 < len(idx) && p[idx[k+1]] == p[i] {
 			continue
 		}
-		recall, precision = append(recall, tp/pos), append(precision, tp/(tp+fp))
+		out = append(out, cut{score: p[i], tp: tp, fp: fp})
 	}
-	return recall, precision, nil
-}
-
-// ranking computes ROC AUC (with ties counted half, the Mann-Whitney
-// statistic) and PR AUC as average precision.
-func ranking(y, p []float64) (rocAUC, prAUC float64) {
-	pos, neg := classCounts(y)
-	idx := order(p) // descending
-	tp, fp, area, ap := 0.0, 0.0, 0.0, 0.0
-	for k := 0; k < len(idx); {
-		j := k
-		tpTie, fpTie := 0.0, 0.0
-		for j < len(idx) && p[idx[j]] == p[idx[k]] {
-			if y[idx[j]] == 1 {
-				tpTie++
-			} else {
-				fpTie++
-			}
-			j++
-		}
-		// Trapezoid over the tie group: its negatives see the positives
-		// ranked above, plus half of the positives tied with them.
-		area += fpTie * (tp + tpTie/2)
-		tp, fp = tp+tpTie, fp+fpTie
-		if tpTie > 0 {
-			ap += tpTie / pos * (tp / (tp + fp))
-		}
-		k = j
-	}
-	return area / (pos * neg), ap
+	return out
 }
 
 func calibration(y, p []float64) (logLoss, brier float64) {
