@@ -4,61 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/internal/modeltest"
 )
-
-// quadrantData draws n rows of cols uniform features on [-1, 1] labelled
-// 1 when x0·x1 > 0, each label flipped with probability noise: a problem
-// no linear model can rank better than chance.
-func quadrantData(n, cols int, noise float64, seed uint64) (modelkit.Matrix, []float64) {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	x := modelkit.NewMatrix(n, cols)
-	y := make([]float64, n)
-	for i := range n {
-		row := x.Row(i)
-		for j := range row {
-			row[j] = 2*rng.Float64() - 1
-		}
-		if row[0]*row[1] > 0 {
-			y[i] = 1
-		}
-		if rng.Float64() < noise {
-			y[i] = 1 - y[i]
-		}
-	}
-	return x, y
-}
-
-// auc is the ROC AUC by the rank statistic, ties sharing their mean rank.
-func auc(y, p []float64) float64 {
-	idx := make([]int, len(p))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return p[idx[a]] < p[idx[b]] })
-	var rankSum, pos float64
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && p[idx[j]] == p[idx[i]] {
-			j++
-		}
-		mean := float64(i+j+1) / 2 // ranks i+1..j
-		for k := i; k < j; k++ {
-			if y[idx[k]] == 1 {
-				rankSum += mean
-				pos++
-			}
-		}
-		i = j
-	}
-	neg := float64(len(y)) - pos
-	return (rankSum - pos*(pos+1)/2) / (pos * neg)
-}
 
 func predictAll(m *modelkit.Ensemble, x modelkit.Matrix) []float64 {
 	p := make([]float64, x.Rows)
@@ -78,20 +29,20 @@ func modelJSON(t *testing.T, m *modelkit.Ensemble) string {
 }
 
 func TestTrainRanksAnInteractionNoLinearModelCanSee(t *testing.T) {
-	x, y := quadrantData(4000, 4, 0.05, 1)
-	xVal, yVal := quadrantData(1000, 4, 0.05, 2)
-	xTest, yTest := quadrantData(2000, 4, 0.05, 3)
+	x, y := modeltest.XOR(4000, 4, 0.05, 1)
+	xVal, yVal := modeltest.XOR(1000, 4, 0.05, 2)
+	xTest, yTest := modeltest.XOR(2000, 4, 0.05, 3)
 	res, err := Train(x, y, xVal, yVal, Params{}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := auc(yTest, predictAll(res.Model, xTest)); got <= 0.9 {
+	if got := modeltest.AUC(yTest, predictAll(res.Model, xTest)); got <= 0.9 {
 		t.Errorf("held-out AUC is %.4f, want > 0.9", got)
 	}
 }
 
 func TestTreesOnRawFloatsFollowTheBinnedPathOfEveryTrainingRow(t *testing.T) {
-	x, y := quadrantData(3000, 5, 0.1, 4)
+	x, y := modeltest.XOR(3000, 5, 0.1, 4)
 	// Repeated and adjacent floating-point values stress the thresholds.
 	for i := 0; i < x.Rows; i++ {
 		x.Data[i*x.Cols+2] = math.Round(x.Data[i*x.Cols+2] * 3)
@@ -164,8 +115,8 @@ func rangeValues(n int) []float64 {
 }
 
 func TestTrainIsReproducibleForASeedWhateverTheWorkers(t *testing.T) {
-	x, y := quadrantData(3000, 6, 0.1, 5)
-	xVal, yVal := quadrantData(500, 6, 0.1, 6)
+	x, y := modeltest.XOR(3000, 6, 0.1, 5)
+	xVal, yVal := modeltest.XOR(500, 6, 0.1, 6)
 	p := Params{Rounds: 80, RowSubsample: 0.8, ColSubsample: 0.7, Workers: 1}
 	var models []string
 	for _, workers := range []int{1, 1, 2, 3} {
@@ -192,8 +143,8 @@ func TestTrainIsReproducibleForASeedWhateverTheWorkers(t *testing.T) {
 
 func TestEarlyStoppingKeepsTheRoundOfLeastValidationLoss(t *testing.T) {
 	// Pure noise: every tree overfits, so validation loss soon rises.
-	x, y := quadrantData(2000, 5, 0.5, 8)
-	xVal, yVal := quadrantData(1000, 5, 0.5, 9)
+	x, y := modeltest.XOR(2000, 5, 0.5, 8)
+	xVal, yVal := modeltest.XOR(1000, 5, 0.5, 9)
 	res, err := Train(x, y, xVal, yVal, Params{Rounds: 500, LearningRate: 0.3, EarlyStopping: 10}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -217,14 +168,14 @@ func TestEarlyStoppingKeepsTheRoundOfLeastValidationLoss(t *testing.T) {
 }
 
 func TestTrainRejectsBadInput(t *testing.T) {
-	x, y := quadrantData(100, 3, 0.1, 10)
+	x, y := modeltest.XOR(100, 3, 0.1, 10)
 	nanX := modelkit.Matrix{Rows: x.Rows, Cols: x.Cols, Data: slices.Clone(x.Data)}
 	nanX.Data[7] = math.NaN()
 	badY := slices.Clone(y)
 	badY[3] = 0.5
 	ones := filled(len(y), 1)
 	short := modelkit.Matrix{Rows: x.Rows, Cols: x.Cols, Data: x.Data[:10]}
-	wideVal, _ := quadrantData(10, 4, 0, 11)
+	wideVal, _ := modeltest.XOR(10, 4, 0, 11)
 	tests := []struct {
 		name       string
 		x          modelkit.Matrix

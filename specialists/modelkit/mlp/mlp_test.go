@@ -7,59 +7,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/internal/modeltest"
 )
-
-// xorData draws n rows whose label is 1 when the first two features share
-// a sign, flipped for a noise share of rows; the other cols-2 features
-// are irrelevant noise.
-func xorData(n, cols int, noise float64, seed uint64) (modelkit.Matrix, []float64) {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	x := modelkit.NewMatrix(n, cols)
-	y := make([]float64, n)
-	for i := range n {
-		row := x.Row(i)
-		for j := range row {
-			row[j] = 2*rng.Float64() - 1
-		}
-		if (row[0] > 0) == (row[1] > 0) {
-			y[i] = 1
-		}
-		if rng.Float64() < noise {
-			y[i] = 1 - y[i]
-		}
-	}
-	return x, y
-}
-
-// auc is the ROC AUC of probabilities p for labels y: the chance that a
-// random positive outranks a random negative, ties counting half.
-func auc(p, y []float64) float64 {
-	idx := make([]int, len(p))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return p[idx[a]] < p[idx[b]] })
-	var rankSum, pos float64
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && p[idx[j]] == p[idx[i]] {
-			j++
-		}
-		for k := i; k < j; k++ {
-			if y[idx[k]] == 1 {
-				rankSum += float64(i+j+1) / 2 // mean 1-based rank of the tie
-				pos++
-			}
-		}
-		i = j
-	}
-	neg := float64(len(p)) - pos
-	return (rankSum - pos*(pos+1)/2) / (pos * neg)
-}
 
 func predictAll(m *modelkit.MLP, x modelkit.Matrix) []float64 {
 	p := make([]float64, x.Rows)
@@ -70,14 +22,14 @@ func predictAll(m *modelkit.MLP, x modelkit.Matrix) []float64 {
 }
 
 func TestTrainLearnsXOR(t *testing.T) {
-	x, y := xorData(3000, 4, 0.02, 1)
-	xVal, yVal := xorData(600, 4, 0.02, 2)
-	xTest, yTest := xorData(2000, 4, 0, 3)
+	x, y := modeltest.XOR(3000, 4, 0.02, 1)
+	xVal, yVal := modeltest.XOR(600, 4, 0.02, 2)
+	xTest, yTest := modeltest.XOR(2000, 4, 0, 3)
 	res, err := Train(x, y, xVal, yVal, Params{Hidden: []int{16, 8}, LearningRate: 1e-2, Patience: 15}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := auc(predictAll(res.Model, xTest), yTest)
+	got := modeltest.AUC(yTest, predictAll(res.Model, xTest))
 	t.Logf("held-out AUC %.4f after %d epochs, best %d", got, len(res.ValidLogLoss), res.BestEpoch)
 	if got < 0.95 {
 		t.Errorf("held-out AUC %.4f, want above 0.95 (best epoch %d of %d)", got, res.BestEpoch, len(res.ValidLogLoss))
@@ -87,8 +39,8 @@ func TestTrainLearnsXOR(t *testing.T) {
 func TestEarlyStoppingKeepsTheWeightsOfTheBestEpoch(t *testing.T) {
 	// Few, noisy rows: a wide network first learns the signal, then
 	// memorises the noise, and the validation log-loss rises again.
-	x, y := xorData(150, 4, 0.2, 4)
-	xVal, yVal := xorData(400, 4, 0.2, 5)
+	x, y := modeltest.XOR(150, 4, 0.2, 4)
+	xVal, yVal := modeltest.XOR(400, 4, 0.2, 5)
 	p := Params{Hidden: []int{64, 64}, LearningRate: 3e-3, BatchSize: 8, Epochs: 500, Patience: 5}
 	res, err := Train(x, y, xVal, yVal, p, 1)
 	if err != nil {
@@ -112,8 +64,8 @@ func TestEarlyStoppingKeepsTheWeightsOfTheBestEpoch(t *testing.T) {
 }
 
 func TestTheSameSeedGivesTheSameModel(t *testing.T) {
-	x, y := xorData(500, 3, 0.1, 6)
-	xVal, yVal := xorData(200, 3, 0.1, 7)
+	x, y := modeltest.XOR(500, 3, 0.1, 6)
+	xVal, yVal := modeltest.XOR(200, 3, 0.1, 7)
 	p := Params{Epochs: 20}
 	model := func(seed uint64) []byte {
 		res, err := Train(x, y, xVal, yVal, p, seed)
@@ -136,7 +88,7 @@ func TestTheSameSeedGivesTheSameModel(t *testing.T) {
 }
 
 func TestPredictAgreesWithTheTrainersForwardPass(t *testing.T) {
-	x, y := xorData(300, 5, 0.1, 8)
+	x, y := modeltest.XOR(300, 5, 0.1, 8)
 	res, err := Train(x, y, x, y, Params{Hidden: []int{12}, Epochs: 5}, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +106,7 @@ func TestPredictAgreesWithTheTrainersForwardPass(t *testing.T) {
 }
 
 func TestBackpropagationMatchesFiniteDifferences(t *testing.T) {
-	x, y := xorData(20, 3, 0.2, 9)
+	x, y := modeltest.XOR(20, 3, 0.2, 9)
 	tr := newTrainer(x, y, Params{Hidden: []int{5, 4}}, rand.New(rand.NewPCG(1, 1)))
 	for l := range tr.net.Layers { // non-zero biases exercise them too
 		for o := range tr.net.Layers[l].B {
@@ -227,7 +179,7 @@ func TestTrainRejectsInputItCannotTrainOn(t *testing.T) {
 }
 
 func TestALearningRateThatOverflowsReportsDivergence(t *testing.T) {
-	x, y := xorData(200, 3, 0.1, 10)
+	x, y := modeltest.XOR(200, 3, 0.1, 10)
 	res, err := Train(x, y, x, y, Params{LearningRate: 1e300, Epochs: 5, Patience: 2}, 1)
 	if !errors.Is(err, ErrDiverged) || res != nil {
 		t.Fatalf("got %v, %v; want ErrDiverged", res, err)
@@ -235,7 +187,7 @@ func TestALearningRateThatOverflowsReportsDivergence(t *testing.T) {
 }
 
 func BenchmarkTrainOneEpoch8000x13(b *testing.B) {
-	x, y := xorData(8000, 13, 0.1, 11)
+	x, y := modeltest.XOR(8000, 13, 0.1, 11)
 	tr := newTrainer(x, y, Params{}.withDefaults(), rand.New(rand.NewPCG(1, 1)))
 	for b.Loop() {
 		tr.epoch()
@@ -243,7 +195,7 @@ func BenchmarkTrainOneEpoch8000x13(b *testing.B) {
 }
 
 func BenchmarkPredictOneRow32x16(b *testing.B) {
-	x, y := xorData(1, 13, 0, 12)
+	x, y := modeltest.XOR(1, 13, 0, 12)
 	net := newTrainer(x, y, Params{}.withDefaults(), rand.New(rand.NewPCG(1, 1))).net
 	row := x.Row(0)
 	for b.Loop() {
