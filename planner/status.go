@@ -51,11 +51,16 @@ func (l *Ledger) JobSummary(ctx context.Context, job string) (*JobStatus, error)
 	if len(h) == 0 {
 		return nil, fmt.Errorf("%w %q", ErrNoJob, job)
 	}
+	return jobStatus(job, h), nil
+}
+
+// jobStatus reads a job hash.
+func jobStatus(job string, h map[string]string) *JobStatus {
 	return &JobStatus{
 		ID: job, Name: h["name"], Goal: h["goal"], State: h["state"],
 		Created: msTime(h["created_ms"]), Finished: msTime(h["finished_ms"]),
 		Total: atoi(h["total"]), Succeeded: atoi(h["total"]) - atoi(h["remaining"]), Dead: atoi(h["dead"]),
-	}, nil
+	}
 }
 
 // Job reads a job and all its tasks.
@@ -104,13 +109,19 @@ func (l *Ledger) Jobs(ctx context.Context, limit int) ([]*JobStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
+	pipe := l.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, l.keys.Job(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
 	out := make([]*JobStatus, 0, len(ids))
-	for _, id := range ids {
-		js, err := l.JobSummary(ctx, id)
-		if err != nil {
-			continue // removed between the two reads
+	for i, c := range cmds {
+		if h := c.Val(); len(h) > 0 { // empty when removed between the two reads
+			out = append(out, jobStatus(ids[i], h))
 		}
-		out = append(out, js)
 	}
 	return out, nil
 }
