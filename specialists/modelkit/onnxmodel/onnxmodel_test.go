@@ -357,25 +357,42 @@ func TestPredictIsSafeForConcurrentUse(t *testing.T) {
 	wg.Wait()
 }
 
-// TestWriteModelsForChecker writes one model per family for a manual check
-// with the reference ONNX checker; set ONNXMODEL_DUMP_DIR to run it.
-func TestWriteModelsForChecker(t *testing.T) {
+// TestEveryFamilyWritesALoadableFile exports one model per family and
+// loads the written file back. With ONNXMODEL_DUMP_DIR set, the files stay
+// there for the reference ONNX checker (see docs/modelkit.md).
+func TestEveryFamilyWritesALoadableFile(t *testing.T) {
 	dir := os.Getenv("ONNXMODEL_DUMP_DIR")
 	if dir == "" {
-		t.Skip("ONNXMODEL_DUMP_DIR not set")
+		dir = t.TempDir()
 	}
 	rng := newRand(5)
-	for name, export := range map[string]func() ([]byte, error){
-		"linear.onnx":   func() ([]byte, error) { return ExportLinear(randLinear(rng, 13), 13) },
-		"mlp.onnx":      func() ([]byte, error) { return ExportMLP(randMLP(rng, 13, 32, 16)) },
-		"ensemble.onnx": func() ([]byte, error) { return ExportEnsemble(randEnsemble(rng, 100, 4, 20, false), 20) },
+	for _, c := range []struct {
+		file     string
+		features int
+		export   func() ([]byte, error)
+	}{
+		{"linear.onnx", 13, func() ([]byte, error) { return ExportLinear(randLinear(rng, 13), 13) }},
+		{"mlp.onnx", 13, func() ([]byte, error) { return ExportMLP(randMLP(rng, 13, 32, 16)) }},
+		{"ensemble.onnx", 20, func() ([]byte, error) { return ExportEnsemble(randEnsemble(rng, 100, 4, 20, false), 20) }},
 	} {
-		data, err := export()
+		data, err := c.export()
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		path := filepath.Join(dir, c.file)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		back, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
+		rt, err := Load(back)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		if rt.Features() != c.features || rt.Family() == "" {
+			t.Errorf("%s: %d features, family %q", c.file, rt.Features(), rt.Family())
 		}
 	}
 }
