@@ -12,7 +12,7 @@
 // A worker registers the skill:
 //
 //	store := artifacts.NewStore(rdb, "orch:", artifacts.Limits{})
-//	reg.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.DefaultRunOptions()))
+//	reg.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.DefaultRunOptions(), nil))
 //
 // The CLI refuses an unusable --out before submitting a job, and writes the
 // finished tree there afterwards:

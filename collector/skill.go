@@ -9,7 +9,9 @@ import (
 	"maps"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
 	"github.com/orchestrate-dev/orchestrate/specialists"
@@ -55,7 +57,10 @@ func (e *TestError) Unwrap() error { return ErrTestsFailed }
 // index, a corrupt or missing blob, a missing or invalid manifest, a test
 // program that is not installed, failing tests (a *TestError). Errors of
 // the source, and a ctx cancelled while the tests ran, are not.
-func Skill(src Source, opts RunOptions) specialists.Skill {
+//
+// With scratch set, the tests also get EnvRedisURL and EnvRedisPrefix, and
+// whatever they leave under the prefix is deleted afterwards.
+func Skill(src Source, opts RunOptions, scratch *ScratchRedis) specialists.Skill {
 	return func(ctx context.Context, req *specialists.Request) (*specialists.Result, error) {
 		work, err := req.Workdir()
 		if err != nil {
@@ -77,9 +82,18 @@ func Skill(src Source, opts RunOptions) specialists.Skill {
 			return nil, err
 		}
 		run := opts
-		run.Env = make(map[string]string, len(opts.Env)+len(req.Env))
+		run.Env = make(map[string]string, len(opts.Env)+len(req.Env)+2)
 		maps.Copy(run.Env, opts.Env)
 		maps.Copy(run.Env, req.Env)
+		if scratch != nil {
+			maps.Copy(run.Env, scratch.env(req.Job))
+			defer func() {
+				// The run's ctx may be cancelled; the cleanup must still happen.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				_, _ = scratch.clean(cctx, req.Job)
+			}()
+		}
 		rep, err := RunTests(ctx, tree.Dir, m, run)
 		if err != nil {
 			err = fmt.Errorf("job %s: %w", req.Job, err)
@@ -95,7 +109,7 @@ func Skill(src Source, opts RunOptions) specialists.Skill {
 			}
 			return nil, specialists.Permanent(&TestError{Job: req.Job, Report: rep})
 		}
-		data, err := json.MarshalIndent(rep, "", "  ")
+		data, err := json.MarshalIndent(treeReport(rep), "", "  ")
 		if err != nil {
 			return nil, fmt.Errorf("job %s: encode test report: %w", req.Job, err)
 		}
@@ -105,6 +119,45 @@ func Skill(src Source, opts RunOptions) specialists.Skill {
 				rep.DurationS, commandLine(rep.Command), tree.Files, tree.Bytes),
 		}, nil
 	}
+}
+
+// TreeReport is the ReportPath artifact: what a passing run proved, without
+// what changes from run to run (its duration and output), so that the
+// same job yields the same tree.
+type TreeReport struct {
+	Command  []string `json:"command"`
+	Passed   bool     `json:"passed"`
+	ExitCode int      `json:"exit_code"`
+	// Packages are the go test results read from the output, one per
+	// package; empty for other test commands.
+	Packages []PackageResult `json:"packages,omitempty"`
+}
+
+// PackageResult is one package line of go test's output.
+type PackageResult struct {
+	Package string `json:"package"`
+	// Result is ok, FAIL or "no test files".
+	Result string `json:"result"`
+}
+
+// goTestLine matches go test's summary line of a package: "ok  \tpkg\t1.2s",
+// "FAIL\tpkg\t0.1s" or "?   \tpkg\t[no test files]".
+var goTestLine = regexp.MustCompile(`^(ok|FAIL|\?)\s+\t?(\S+)\s+(\[no test files\]|\(cached\)|[0-9.]+s)`)
+
+func treeReport(r *Report) *TreeReport {
+	tr := &TreeReport{Command: r.Command, Passed: r.Passed, ExitCode: r.ExitCode}
+	for _, line := range strings.Split(r.Output, "\n") {
+		m := goTestLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		res := m[1]
+		if res == "?" {
+			res = "no test files"
+		}
+		tr.Packages = append(tr.Packages, PackageResult{Package: m[2], Result: res})
+	}
+	return tr
 }
 
 func isPermanentAssembly(err error) bool {
@@ -117,8 +170,8 @@ func isPermanentAssembly(err error) bool {
 }
 
 // ReadReport decodes a ReportPath artifact.
-func ReadReport(data []byte) (*Report, error) {
-	var r Report
+func ReadReport(data []byte) (*TreeReport, error) {
+	var r TreeReport
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("read test report: %w", err)

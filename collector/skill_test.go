@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/internal/testenv"
 	"github.com/orchestrate-dev/orchestrate/specialists"
 )
 
@@ -58,7 +60,7 @@ func TestAdd(t *testing.T) {
 	}
 }
 `
-	skill := Skill(goTree("job-ok", test), DefaultRunOptions())
+	skill := Skill(goTree("job-ok", test), DefaultRunOptions(), nil)
 	res, err := skill(context.Background(), request(t, "job-ok"))
 	if err != nil {
 		t.Fatalf("skill: %v", err)
@@ -73,8 +75,14 @@ func TestAdd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadReport: %v", err)
 	}
-	if !rep.Passed || rep.ExitCode != 0 || rep.TimedOut || !strings.Contains(rep.Output, "ok") || strings.Join(rep.Command, " ") != "go test ./..." {
+	if !rep.Passed || rep.ExitCode != 0 || strings.Join(rep.Command, " ") != "go test ./..." {
 		t.Errorf("report = %+v, want a pass of go test ./...", rep)
+	}
+	if len(rep.Packages) != 1 || rep.Packages[0].Result != "ok" {
+		t.Errorf("packages = %+v, want the one package ok", rep.Packages)
+	}
+	if strings.Contains(string(res.Files[0].Data), "duration") {
+		t.Errorf("the report in the tree holds a duration, which differs from run to run:\n%s", res.Files[0].Data)
 	}
 	if !strings.HasPrefix(res.Summary, "tests passed in ") {
 		t.Errorf("summary = %q", res.Summary)
@@ -117,7 +125,7 @@ func TestAddOverflows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Skill(tt.src, DefaultRunOptions())(context.Background(), request(t, "j"))
+			_, err := Skill(tt.src, DefaultRunOptions(), nil)(context.Background(), request(t, "j"))
 			if err == nil || !specialists.IsPermanent(err) {
 				t.Fatalf("err = %v, want a permanent error", err)
 			}
@@ -146,7 +154,7 @@ func TestSkillRetriesWhenTheWorkerStops(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := Skill(src, RunOptions{})(ctx, req)
+		_, err := Skill(src, RunOptions{}, nil)(ctx, req)
 		done <- err
 	}()
 	waitFor(t, 10*time.Second, "the test command to start", func() bool {
@@ -170,5 +178,74 @@ func TestReadReportRefusesWhatIsNotAReport(t *testing.T) {
 				t.Errorf("ReadReport(%s) succeeded", tt.data)
 			}
 		})
+	}
+}
+
+func TestTreeReportReadsGoTestLines(t *testing.T) {
+	out := "=== RUN   TestX\nok  \tml-system/a\t1.234s\n?   \tml-system/b\t[no test files]\nok  \tml-system/c\t(cached)\nFAIL\tml-system/d\t0.5s\nFAIL\n"
+	got := treeReport(&Report{Command: []string{"go", "test"}, Output: out})
+	want := []PackageResult{{"ml-system/a", "ok"}, {"ml-system/b", "no test files"}, {"ml-system/c", "ok"}, {"ml-system/d", "FAIL"}}
+	if !slices.Equal(got.Packages, want) {
+		t.Errorf("packages = %+v, want %+v", got.Packages, want)
+	}
+}
+
+func TestScratchRedisIsLentAndCleaned(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := r.Client(t)
+	// The generated test speaks RESP itself: the tree has no dependencies.
+	test := `package t
+
+import (
+	"bufio"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestWritesUnderThePrefix(t *testing.T) {
+	u, err := url.Parse(os.Getenv("FEATURE_STORE_REDIS_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := os.Getenv("FEATURE_STORE_KEY_PREFIX")
+	if !strings.Contains(prefix, "job-scratch") {
+		t.Fatalf("prefix %q does not name the job", prefix)
+	}
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := prefix + "left-behind"
+	if _, err := c.Write([]byte("*3\r\n$3\r\nSET\r\n$" + itoa(len(key)) + "\r\n" + key + "\r\n$1\r\nv\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "+OK\r\n" {
+		t.Fatalf("SET answered %q, %v", line, err)
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for ; n > 0; n /= 10 {
+		s = string(rune('0'+n%10)) + s
+	}
+	return s
+}
+`
+	scratch := &ScratchRedis{Client: rdb, URL: r.URL, Prefix: r.Prefix}
+	if _, err := Skill(goTree("job-scratch", test), DefaultRunOptions(), scratch)(context.Background(), request(t, "job-scratch")); err != nil {
+		t.Fatalf("skill: %v", err)
+	}
+	keys, err := rdb.Keys(context.Background(), r.Prefix+"scratch:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("keys left under the scratch prefix: %v", keys)
 	}
 }

@@ -46,7 +46,7 @@ type scenario struct {
 	name     string
 	keywords []string // any of them in the goal, case-insensitive, selects the scenario
 	example  string
-	plan     func(goal string, answers map[string]string) (*Plan, error)
+	plan     func(goal string, answers map[string]string, data Dataset) (*Plan, error)
 }
 
 var scenarios = []scenario{{
@@ -56,10 +56,17 @@ var scenarios = []scenario{{
 	plan:     churnPlan,
 }}
 
-// Decompose turns a goal into the plan of the builtin scenario it names.
-// answers may be nil; missing answers take DefaultAnswers. The error wraps
-// ErrEmptyGoal, ErrNoScenario, or names the answer that is wrong.
+// Decompose turns a goal into the plan of the builtin scenario it names,
+// trained on synthetic data. answers may be nil; missing answers take
+// DefaultAnswers. The error wraps ErrEmptyGoal, ErrNoScenario, or names
+// the answer that is wrong.
 func Decompose(goal string, answers map[string]string) (*Plan, error) {
+	return DecomposeData(goal, answers, Dataset{})
+}
+
+// DecomposeData is Decompose for a job that trains on data: the subtasks
+// that read it get its params.
+func DecomposeData(goal string, answers map[string]string, data Dataset) (*Plan, error) {
 	goal = strings.TrimSpace(goal)
 	if goal == "" {
 		return nil, fmt.Errorf("decompose: %w: describe what to build, e.g. %q", ErrEmptyGoal, scenarios[0].example)
@@ -79,7 +86,10 @@ func Decompose(goal string, answers map[string]string) (*Plan, error) {
 			if !strings.Contains(lower, kw) {
 				continue
 			}
-			p, err := sc.plan(goal, filled)
+			if err := data.validate(); err != nil {
+				return nil, fmt.Errorf("decompose: %w", err)
+			}
+			p, err := sc.plan(goal, filled, data)
 			if err != nil {
 				return nil, fmt.Errorf("decompose the %s scenario: %w", sc.name, err)
 			}
@@ -93,54 +103,87 @@ func Decompose(goal string, answers map[string]string) (*Plan, error) {
 	return nil, fmt.Errorf("decompose %q: %w; known scenarios: %s", goal, ErrNoScenario, strings.Join(known, "; "))
 }
 
-// churnPlan is the plan of our users' churn example: four phases, each
-// subtask one builtin skill, with the dependencies of the code it
-// generates (serving imports the model and the feature store, and so on).
-func churnPlan(goal string, answers map[string]string) (*Plan, error) {
+// churnPlan is the plan of our users' churn example: four phases whose
+// subtasks are builtin skills, with the dependencies of the code they
+// generate (serving imports the models and the feature store, and so on).
+func churnPlan(goal string, answers map[string]string, data Dataset) (*Plan, error) {
 	p, err := churnParams(answers)
 	if err != nil {
 		return nil, err
 	}
-	// module is every skill's default too; it is spelled out because the
-	// generated packages import each other by this path, so it must be the
-	// same in every subtask that takes it.
-	const module = "ml-system"
+	target := data.Target
+	if target == "" {
+		target = SyntheticTarget
+	}
+	seed := data.Seed
+	if seed == 0 {
+		seed = DefaultSeed
+	}
+	// Every skill reads the plan's params: the generated packages import
+	// each other by the module path, and the budget, schedule and split
+	// appear in several of them, so all must see the same values.
+	common := map[string]string{
+		"module": "ml-system", "latency_ms": p.latencyMS, "retraining": p.retraining, "volume": p.volume,
+		"infra": p.infra, "challenger_pct": strconv.Itoa(DefaultChallengerPercent), "seed": strconv.FormatUint(seed, 10), "target": target,
+	}
+	withData := maps.Clone(common)
+	for k, v := range data.params() {
+		withData[k] = v
+	}
 	task := func(id, title, role, instructions string, params map[string]string, deps ...string) Subtask {
 		return Subtask{ID: id, Title: title, Role: role, Skill: id, Instructions: instructions,
-			Params: params, DependsOn: deps, Priority: broker.Normal}
+			Params: maps.Clone(params), DependsOn: deps, Priority: broker.Normal}
 	}
+	deployTitle, deployWhat := "Model serving with SageMaker endpoint configs", "SageMaker endpoint with champion and challenger production variants, autoscaling, and the scheduled training job, sized for "+p.volume+" customers."
+	if p.infra == "kubernetes" {
+		deployTitle, deployWhat = "Model serving on Kubernetes", "Deployment, service and autoscaler of the scoring service, and the retraining CronJob, sized for "+p.volume+" customers."
+	}
+	train := task("train-models", "Baseline model (logistic regression), advanced models (gradient-boosted trees, neural network) and hyperparameter optimization", specialists.RoleDataScience,
+		"Train the logistic regression baseline, gradient-boosted trees and a neural network on the job's data, tune each by random search on validation ROC AUC, export them as ONNX and ship the code that reproduces them.",
+		withData, "features")
+	// Training reads the whole data set, and a million customers take
+	// minutes per model family.
+	train.Timeout = time.Hour
 	phases := []Phase{
 		{Name: "Data Foundation", Days: "1-2", Subtasks: []Subtask{
 			task("scaffold", "Project scaffold and architecture decisions", specialists.RoleMLArchitect,
-				"Lay out the ml-system module, its test command and the decisions on latency, retraining, sizing and infrastructure.",
-				map[string]string{"module": module, "latency_ms": p.latencyMS, "retraining": p.retraining, "volume": p.volume, "infra": p.infra}),
-			task("features", "Feature engineering pipeline", specialists.RoleDataPipeline,
-				"User, transaction and engagement features, and the stratified training/validation/test splits.",
-				nil, "scaffold"),
+				"Lay out the module, its test command and the decisions on latency, retraining, sizing and infrastructure.",
+				common),
+			task("features", "Feature engineering pipeline and training/validation/test splits", specialists.RoleDataPipeline,
+				"Map the data's columns to user, transaction and engagement features, the feature step shared by training and serving, and the stratified splits.",
+				withData, "scaffold"),
 			task("feature-store", "Feature store implementation", specialists.RoleDataPipeline,
-				"Offline feature snapshots for training and an online store for real-time feature lookups.",
-				map[string]string{"module": module}, "features"),
+				"Offline feature snapshots for training and an online store on Redis for real-time lookups.",
+				common, "features"),
 		}},
 		{Name: "Model Development", Days: "3-4", Subtasks: []Subtask{
-			task("baseline-model", "Baseline model (logistic regression)", specialists.RoleDataScience,
-				"Train the logistic regression baseline and the model evaluation framework (ROC AUC, log loss, accuracy).",
-				map[string]string{"module": module}, "features"),
+			train,
+			task("model-evaluation", "Model evaluation framework", specialists.RoleDataScience,
+				"Metrics of every model, champion and challenger, and the gate that promotes a challenger only when it is better.",
+				common, "train-models"),
 		}},
 		{Name: "Production Infrastructure", Days: "5-6", Subtasks: []Subtask{
-			task("sagemaker", "Model serving with SageMaker endpoints", specialists.RoleCloudArchitect,
-				"Endpoint with champion and challenger variants for A/B testing, and the scheduled training job.",
-				map[string]string{"volume": p.volume, "retraining": p.retraining}, "scaffold"),
-			task("serving", "Real-time inference pipeline", specialists.RoleBackend,
-				"HTTP scoring of one customer or a batch, with features from the request or the online store.",
-				map[string]string{"module": module}, "baseline-model", "feature-store"),
+			task("ab-testing", "A/B testing framework", specialists.RoleBackend,
+				"Split customers between champion and challenger by consistent hashing, with a ramp and sticky assignment.",
+				common, "scaffold"),
+			task("serving", "Real-time inference with real-time feature computation", specialists.RoleBackend,
+				"HTTP scoring of one customer or a batch within "+p.latencyMS+" ms, features from the request and the online store, the A/B split recorded per prediction.",
+				common, "train-models", "feature-store", "ab-testing"),
+			task("deployment", deployTitle, specialists.RoleCloudArchitect, deployWhat, common, "serving"),
 			task("load-test", "Load and integration tests", specialists.RoleBackend,
-				"Hold p99 latency under the budget and run features, model and serving end to end.",
-				map[string]string{"module": module, "latency_ms": p.latencyMS}, "serving"),
+				"Hold the p99 latency under "+p.latencyMS+" ms at 200 requests/s, and run the online store, features, models and serving end to end.",
+				common, "serving"),
 		}},
 		{Name: "Monitoring & Operations", Days: "7", Subtasks: []Subtask{
-			task("monitoring", "Model drift detection and performance monitoring dashboards", specialists.RoleMLArchitect,
-				"PSI and KS drift checks with alerting thresholds, and the monitoring dashboard.",
-				map[string]string{"latency_ms": p.latencyMS}, "scaffold"),
+			task("drift-monitoring", "Model drift detection and alerting", specialists.RoleMLArchitect,
+				"PSI and KS per feature against the training baseline, with thresholds and alerts.",
+				common, "features", "train-models"),
+			task("dashboards", "Performance monitoring dashboards", specialists.RoleCloudArchitect,
+				"A dashboard of the service's traffic, latency against the budget, A/B split and drift, and the alerting rules.",
+				common, "serving", "drift-monitoring"),
+			task("retraining", "Automated retraining pipeline", specialists.RoleMLArchitect,
+				"Retrain "+p.retraining+", evaluate, and promote the challenger only when it beats the champion.",
+				common, "model-evaluation"),
 		}},
 	}
 	var all []string
@@ -188,8 +231,12 @@ func churnParams(a map[string]string) (churnSkillParams, error) {
 	default:
 		return p, bad(AnswerRetraining, "daily, weekly or monthly")
 	}
-	if p.infra = strings.ToLower(a[AnswerInfra]); p.infra != "aws" {
-		return p, bad(AnswerInfra, "aws, the only infrastructure the churn scenario deploys to")
+	switch p.infra = strings.ToLower(a[AnswerInfra]); p.infra {
+	case "aws", "kubernetes":
+	case "k8s":
+		p.infra = "kubernetes"
+	default:
+		return p, bad(AnswerInfra, "aws (SageMaker configs) or kubernetes (manifests)")
 	}
 	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orchestrate-dev/orchestrate/broker"
 	"github.com/orchestrate-dev/orchestrate/planner"
@@ -69,29 +70,43 @@ func TestChurnPlanFollowsTheUsersPhases(t *testing.T) {
 	}
 	want := []string{
 		"Data Foundation (1-2): scaffold features feature-store",
-		"Model Development (3-4): baseline-model",
-		"Production Infrastructure (5-6): sagemaker serving load-test",
-		"Monitoring & Operations (7): monitoring collect",
+		"Model Development (3-4): train-models model-evaluation",
+		"Production Infrastructure (5-6): ab-testing serving deployment load-test",
+		"Monitoring & Operations (7): drift-monitoring dashboards retraining collect",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("phases:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if st := findSubtask(t, p, "baseline-model"); st.Title != "Baseline model (logistic regression)" || st.Role != specialists.RoleDataScience {
-		t.Fatalf("baseline-model: %+v", st)
+	st := findSubtask(t, p, "train-models")
+	for _, want := range []string{"Baseline model (logistic regression)", "gradient-boosted trees", "neural network", "hyperparameter optimization"} {
+		if !strings.Contains(st.Title, want) || st.Role != specialists.RoleDataScience {
+			t.Errorf("train-models (%s): title %q does not say %q", st.Role, st.Title, want)
+		}
+	}
+	if st := findSubtask(t, p, "deployment"); !strings.Contains(st.Title, "SageMaker") || st.Role != specialists.RoleCloudArchitect {
+		t.Errorf("deployment on AWS: %+v", st)
+	}
+	k8s := mustDecompose(t, churnGoal, map[string]string{"infra": "Kubernetes"})
+	if st := findSubtask(t, k8s, "deployment"); !strings.Contains(st.Title, "Kubernetes") || st.Params["infra"] != "kubernetes" {
+		t.Errorf("deployment on Kubernetes: %+v", st)
 	}
 }
 
 func TestChurnPlanDependencies(t *testing.T) {
 	p := mustDecompose(t, churnGoal, nil)
 	want := map[string][]string{
-		"scaffold":       nil,
-		"features":       {"scaffold"},
-		"feature-store":  {"features"},
-		"baseline-model": {"features"},
-		"sagemaker":      {"scaffold"},
-		"serving":        {"baseline-model", "feature-store"},
-		"load-test":      {"serving"},
-		"monitoring":     {"scaffold"},
+		"scaffold":         nil,
+		"features":         {"scaffold"},
+		"feature-store":    {"features"},
+		"train-models":     {"features"},
+		"model-evaluation": {"train-models"},
+		"ab-testing":       {"scaffold"},
+		"serving":          {"train-models", "feature-store", "ab-testing"},
+		"deployment":       {"serving"},
+		"load-test":        {"serving"},
+		"drift-monitoring": {"features", "train-models"},
+		"dashboards":       {"serving", "drift-monitoring"},
+		"retraining":       {"model-evaluation"},
 	}
 	for _, st := range p.Subtasks() {
 		if st.Priority != broker.Normal {
@@ -135,8 +150,13 @@ func TestAnswersChangeTheParams(t *testing.T) {
 	if got := findSubtask(t, p, "load-test").Params["latency_ms"]; got != "250" {
 		t.Errorf("load-test latency_ms %q, want 250", got)
 	}
-	if got := findSubtask(t, p, "sagemaker").Params; got["volume"] != "50K" || got["retraining"] != "daily" {
-		t.Errorf("sagemaker params %v", got)
+	if got := findSubtask(t, p, "deployment").Params; got["volume"] != "50K" || got["retraining"] != "daily" {
+		t.Errorf("deployment params %v", got)
+	}
+	for _, st := range p.Subtasks() {
+		if st.ID != "collect" && st.Params["latency_ms"] != "250" {
+			t.Errorf("%s: latency_ms %q: every skill must see the plan's budget", st.ID, st.Params["latency_ms"])
+		}
 	}
 	if answers["latency"] != "<250 ms" {
 		t.Errorf("Decompose changed the caller's answers: %v", answers)
@@ -163,8 +183,13 @@ func TestLatencyAnswersInTheFormsUsersWrite(t *testing.T) {
 // answers and for others: the planner and the skills parse answers apart.
 func TestEverySkillAcceptsItsPlannedParams(t *testing.T) {
 	reg := churnRegistry()
-	for _, answers := range []map[string]string{nil, {"volume": "2.5M", "latency": "0.25s", "retraining": "monthly"}} {
-		for _, st := range mustDecompose(t, churnGoal, answers).Subtasks() {
+	for _, answers := range []map[string]string{nil, {"volume": "2.5M", "latency": "0.25s", "retraining": "monthly", "infra": "kubernetes"}} {
+		// A small synthetic data set keeps the training subtask quick.
+		p, err := planner.DecomposeData(churnGoal, answers, planner.Dataset{Rows: 300})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range p.Subtasks() {
 			if st.Role == specialists.RoleCollector {
 				continue
 			}
@@ -172,7 +197,8 @@ func TestEverySkillAcceptsItsPlannedParams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := skill(t.Context(), &specialists.Request{Job: "j", Task: st.ID, Role: st.Role, Skill: st.Skill, Params: st.Params, Attempt: 1}); err != nil {
+			req := &specialists.Request{Job: "j", Task: st.ID, Role: st.Role, Skill: st.Skill, Params: st.Params, Attempt: 1, ScratchRoot: t.TempDir()}
+			if _, err := skill(t.Context(), req); err != nil {
 				t.Errorf("answers %v: subtask %s: %v", answers, st.ID, err)
 			}
 		}
@@ -205,5 +231,43 @@ func TestUnknownGoalsListTheKnownScenarios(t *testing.T) {
 	}
 	if _, err := planner.Decompose("  ", nil); !errors.Is(err, planner.ErrEmptyGoal) {
 		t.Fatalf("blank goal: err = %v, want ErrEmptyGoal", err)
+	}
+}
+
+func TestDataReachesOnlyTheSkillsThatReadIt(t *testing.T) {
+	digest := strings.Repeat("ab", 32)
+	p, err := planner.DecomposeData(churnGoal, nil, planner.Dataset{Train: digest, TrainName: "bank.csv", Test: strings.Repeat("cd", 32), TestName: "holdout.csv", Target: "Churned", Positive: "yes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Subtasks() {
+		reads := st.ID == "features" || st.ID == "train-models"
+		if got := st.Params["data"] == digest; got != reads {
+			t.Errorf("%s: data param %q", st.ID, st.Params["data"])
+		}
+		if reads && (st.Params["data_name"] != "bank.csv" || st.Params["test_name"] != "holdout.csv" || st.Params["positive"] != "yes") {
+			t.Errorf("%s: params %v", st.ID, st.Params)
+		}
+		if st.ID != "collect" && st.Params["target"] != "Churned" {
+			t.Errorf("%s: target %q, want the data's", st.ID, st.Params["target"])
+		}
+	}
+	if got := findSubtask(t, p, "train-models").Timeout; got < 30*time.Minute {
+		t.Errorf("train-models timeout %v: training a million customers takes minutes", got)
+	}
+}
+
+func TestBadDataIsRefused(t *testing.T) {
+	for _, d := range []planner.Dataset{
+		{Train: "not-a-digest"},
+		{Test: strings.Repeat("ab", 32)},
+		{Train: strings.Repeat("ab", 32), Rows: 1000},
+		{Rows: 50},
+		{Rows: planner.MaxSyntheticRows + 1},
+		{Target: "Churned"},
+	} {
+		if _, err := planner.DecomposeData(churnGoal, nil, d); err == nil {
+			t.Errorf("%+v was accepted", d)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -132,4 +134,20 @@ func msTime(s string) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(n))
+}
+
+// Plan reads the plan a job was created from.
+func (l *Ledger) Plan(ctx context.Context, job string) (*Plan, error) {
+	data, err := l.rdb.Get(ctx, l.keys.JobPlan(job)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w %q", ErrNoJob, job)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the plan of job %s: %w", job, err)
+	}
+	var p Plan
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("decode the plan of job %s: %w", job, err)
+	}
+	return &p, nil
 }

@@ -26,12 +26,16 @@ const (
 	RoleDiag           = "diag"
 )
 
-// Artifacts gives a skill read access to what the job has produced so far.
+// Artifacts gives a skill read access to what the job has produced so far,
+// and to the blobs its inputs were stored as.
 type Artifacts interface {
 	// Files lists the job's artifacts sorted by path.
 	Files(ctx context.Context, job string) ([]artifacts.Entry, error)
 	// Read returns the content of one of the job's artifacts.
 	Read(ctx context.Context, job, path string) ([]byte, error)
+	// Blob returns the content stored under a SHA-256 digest, for inputs
+	// that are not the job's artifacts (a job's training data).
+	Blob(ctx context.Context, digest string) ([]byte, error)
 }
 
 // Request is one execution of a skill.

@@ -48,9 +48,13 @@ func TestRunFlagsBecomeOptions(t *testing.T) {
 		err  string
 	}{
 		{"a goal with every flag", []string{"run", "goal", "--max-agents", "3", "--out", "d", "-o", "json", "--grace", "5s"},
-			RunOptions{Goal: "goal", MaxAgents: 3, Out: "d", Output: "json", Grace: 5 * time.Second}, ""},
+			RunOptions{Goal: "goal", MaxAgents: 3, Out: "d", Output: "json", Grace: 5 * time.Second, Data: DataOptions{Seed: 42}}, ""},
 		{"no goal serves the given roles", []string{"run", "--roles", "diag,collector"},
-			RunOptions{MaxAgents: 4, Output: "text", Roles: []string{"diag", "collector"}, Grace: 30 * time.Second}, ""},
+			RunOptions{MaxAgents: 4, Output: "text", Roles: []string{"diag", "collector"}, Grace: 30 * time.Second, Data: DataOptions{Seed: 42}}, ""},
+		{"synthetic rows and a seed", []string{"run", "g", "--out", "d", "--rows", "1000000", "--seed", "7"},
+			RunOptions{Goal: "g", MaxAgents: 4, Out: "d", Output: "text", Grace: 30 * time.Second, Data: DataOptions{Rows: 1000000, Seed: 7}}, ""},
+		{"a target without data is refused", []string{"run", "g", "--out", "d", "--target", "Churned"}, RunOptions{}, "--target Churned needs --data"},
+		{"positive without data is refused", []string{"run", "g", "--out", "d", "--positive", "yes"}, RunOptions{}, "--positive needs --data"},
 		{"a goal without --out is refused", []string{"run", "goal"}, RunOptions{}, "--out DIR is required"},
 		{"zero agents are refused", []string{"run", "--max-agents", "0"}, RunOptions{}, "--max-agents 0"},
 		{"an unknown output is refused", []string{"run", "g", "--out", "d", "-o", "yaml"}, RunOptions{}, `--output "yaml"`},
@@ -79,7 +83,7 @@ func TestWorkerSubmitStatusCollectBenchFlags(t *testing.T) {
 	}{
 		{"worker takes roles and agents", workerCmd, []string{"worker", "--roles", "a,b", "--max-agents", "2"}, "{[a b] 2 30s}", ""},
 		{"worker needs roles", workerCmd, []string{"worker"}, "", "--roles is required"},
-		{"submit takes the goal", submitCmd, []string{"submit", "g", "--decompose", "--wait", "-o", "json"}, "{g true true json}", ""},
+		{"submit takes the goal", submitCmd, []string{"submit", "g", "--decompose", "--wait", "-o", "json"}, "{g true true json {    0 42}}", ""},
 		{"submit needs a way to plan", submitCmd, []string{"submit", "g"}, "", "--decompose"},
 		{"status takes the job", statusCmd, []string{"status", "j1"}, "{j1 text}", ""},
 		{"collect needs --out", collectCmd, []string{"collect", "j1"}, "", "--out DIR is required"},

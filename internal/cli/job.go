@@ -13,6 +13,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/collector"
 	"github.com/orchestrate-dev/orchestrate/internal/stack"
 	"github.com/orchestrate-dev/orchestrate/planner"
+	"github.com/orchestrate-dev/orchestrate/specialists"
 )
 
 // JobReport is the one object that --output json prints for a job.
@@ -22,7 +23,17 @@ type JobReport struct {
 	State string       `json:"state"`
 	Out   string       `json:"out,omitempty"`
 	Tasks []TaskReport `json:"tasks"`
-	Tests *TestsReport `json:"tests"`
+	// Phases are the plan's phases with their wall time, from the first
+	// start to the last finish of their tasks.
+	Phases []PhaseReport `json:"phases,omitempty"`
+	Tests  *TestsReport  `json:"tests"`
+}
+
+// PhaseReport is one phase of a JobReport.
+type PhaseReport struct {
+	Name    string   `json:"name"`
+	Seconds float64  `json:"seconds"`
+	Tasks   []string `json:"tasks"`
 }
 
 // TaskReport is one task of a JobReport.
@@ -34,13 +45,20 @@ type TaskReport struct {
 	Attempts int    `json:"attempts"`
 	Worker   string `json:"worker"`
 	Error    string `json:"error,omitempty"`
+	Summary  string `json:"summary,omitempty"`
+	// Seconds is the task's wall time, from its start to its finish.
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // TestsReport says how the collector's test run went.
 type TestsReport struct {
-	Command   []string `json:"command"`
-	Passed    bool     `json:"passed"`
-	DurationS float64  `json:"duration_s"`
+	Command []string `json:"command"`
+	Passed  bool     `json:"passed"`
+	// Packages counts the packages go test reported on.
+	Packages int `json:"packages"`
+	// DurationS is the collector task's wall time: assembling the tree and
+	// running its tests.
+	DurationS float64 `json:"duration_s"`
 }
 
 // jobReport reads a job's status and, when the collector ran, its tests.
@@ -50,8 +68,31 @@ func jobReport(ctx context.Context, st *stack.Stack, job, out string) (*JobRepor
 		return nil, err
 	}
 	r := &JobReport{Job: job, Name: js.Name, State: js.State, Out: out, Tasks: []TaskReport{}}
+	byID := map[string]planner.TaskStatus{}
 	for _, t := range js.Tasks {
-		r.Tasks = append(r.Tasks, TaskReport{ID: t.ID, Role: t.Role, Skill: t.Skill, State: t.State, Attempts: t.Attempts, Worker: t.Worker, Error: t.Error})
+		byID[t.ID] = t
+		r.Tasks = append(r.Tasks, TaskReport{ID: t.ID, Role: t.Role, Skill: t.Skill, State: t.State, Attempts: t.Attempts,
+			Worker: t.Worker, Error: t.Error, Summary: t.Summary, Seconds: span(t.Started, t.Finished)})
+	}
+	plan, err := st.Ledger.Plan(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	for _, ph := range plan.Phases {
+		pr := PhaseReport{Name: ph.Name}
+		var first, last time.Time
+		for _, sub := range ph.Subtasks {
+			pr.Tasks = append(pr.Tasks, sub.ID)
+			t := byID[sub.ID]
+			if !t.Started.IsZero() && (first.IsZero() || t.Started.Before(first)) {
+				first = t.Started
+			}
+			if t.Finished.After(last) {
+				last = t.Finished
+			}
+		}
+		pr.Seconds = span(first, last)
+		r.Phases = append(r.Phases, pr)
 	}
 	data, err := st.Store.Read(ctx, job, collector.ReportPath)
 	switch {
@@ -60,11 +101,25 @@ func jobReport(ctx context.Context, st *stack.Stack, job, out string) (*JobRepor
 		if err != nil {
 			return nil, fmt.Errorf("job %s: %w", job, err)
 		}
-		r.Tests = &TestsReport{Command: rep.Command, Passed: rep.Passed, DurationS: rep.DurationS}
+		r.Tests = &TestsReport{Command: rep.Command, Passed: rep.Passed, Packages: len(rep.Packages)}
+		for _, t := range r.Tasks {
+			if t.Role == specialists.RoleCollector {
+				r.Tests.DurationS = t.Seconds
+			}
+		}
 	case !errors.Is(err, artifacts.ErrNotFound):
 		return nil, err
 	}
 	return r, nil
+}
+
+// span is the seconds from start to end, rounded to milliseconds; zero
+// when either is unknown.
+func span(start, end time.Time) float64 {
+	if start.IsZero() || end.Before(start) {
+		return 0
+	}
+	return end.Sub(start).Round(time.Millisecond).Seconds()
 }
 
 func writeJSON(w io.Writer, v any) error {

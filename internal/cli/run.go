@@ -25,6 +25,7 @@ type RunOptions struct {
 	Output    string
 	Roles     []string
 	Grace     time.Duration
+	Data      DataOptions
 }
 
 // NewCmdRun builds `orchestrate run [GOAL]`.
@@ -35,12 +36,14 @@ func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra
 		Short: "Plan a goal, execute it with local agents and collect the tested tree; without a goal, serve as an agent pool",
 		Long: `With a goal, run plans it without questions, executes the plan with
 --max-agents local agents, collects the project tree into --out and exits 0
-only when the tree's own tests passed. Without --nats/--redis it starts
+only when the tree's own tests passed. The models train on --data (and
+--test) with label --target, or on --rows synthetic customers. Without --nats/--redis it starts
 embedded servers, so nothing needs to be installed.
 
 Without a goal, run serves every role (or --roles) as an agent pool against
 the configured servers until interrupted.`,
 		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --max-agents 4 --out ml-system
+  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --data bank-churn-train.csv --test bank-churn-test.csv --target Exited --out ml-system
   orchestrate run "Build production ML system for customer churn prediction with real-time inference" --out ml-system --output json
   orchestrate run --max-agents 4`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
@@ -60,6 +63,9 @@ the configured servers until interrupted.`,
 			if opts.Goal != "" && opts.Out == "" {
 				return usagef("--out DIR is required with a goal: the directory the project tree is written to")
 			}
+			if err := opts.Data.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -74,6 +80,7 @@ the configured servers until interrupted.`,
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringSliceVar(&opts.Roles, "roles", nil, "roles to serve without a goal (default: all)")
 	cmd.Flags().DurationVar(&opts.Grace, "grace", 30*time.Second, "on interrupt, how long running tasks may finish before they are handed back")
+	opts.Data.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -85,16 +92,24 @@ func runGoal(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err := collector.CheckWritable(out); err != nil {
 		return usagef("--out: %v", err)
 	}
-	plan, err := planner.Decompose(opts.Goal, nil)
-	if err != nil {
+	// Plan before starting servers, so that a goal no scenario knows fails
+	// fast; the data's digests come once the store is up.
+	if _, err := planner.DecomposeData(opts.Goal, nil, planner.Dataset{Rows: opts.Data.Rows}); err != nil {
 		return err
 	}
-
 	st, err := openPrivate(ctx, f, "run-")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	data, err := opts.Data.dataset(ctx, st.Store)
+	if err != nil {
+		return err
+	}
+	plan, err := planner.DecomposeData(opts.Goal, nil, data)
+	if err != nil {
+		return err
+	}
 	if err := plan.Validate(st.Skills); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/internal/testenv"
 	"github.com/orchestrate-dev/orchestrate/planner"
 	"github.com/orchestrate-dev/orchestrate/specialists"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/synth"
 )
 
 const churnGoal = "Build production ML system for customer churn prediction with real-time inference"
@@ -48,10 +49,28 @@ func execute(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
+// churnCSV writes rows synthetic customers to a CSV file.
+func churnCSV(t *testing.T, name string, rows int, seed uint64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	var b bytes.Buffer
+	if err := synth.Churn(&b, rows, seed); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The main job, on the embedded default, with the job's own data given as
+// files (small ones, to keep the test quick).
 func TestTheMainJobRunsOnTheEmbeddedDefault(t *testing.T) {
 	isolate(t)
 	out := filepath.Join(t.TempDir(), "ml-system")
-	code, stdout, stderr := execute(t, "run", churnGoal, "--out", out, "--max-agents", "4", "--output", "json", "--data-dir", t.TempDir())
+	train, test := churnCSV(t, "train.csv", 1500, 1), churnCSV(t, "test.csv", 500, 2)
+	code, stdout, stderr := execute(t, "run", churnGoal, "--data", train, "--test", test, "--target", "Exited",
+		"--out", out, "--max-agents", "4", "--output", "json", "--data-dir", t.TempDir())
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
 	}
@@ -78,10 +97,22 @@ func TestTheMainJobRunsOnTheEmbeddedDefault(t *testing.T) {
 	if len(workers) < 2 {
 		t.Errorf("only %d distinct agents did work: %v", len(workers), workers)
 	}
-	for _, f := range []string{"orchestrate.yaml", "go.mod", "models/serving/inference_pipeline.go", ".orchestrate/test-report.json"} {
+	for _, f := range []string{"orchestrate.yaml", "go.mod", "go.sum", "models/serving/inference_pipeline.go", ".orchestrate/test-report.json",
+		"artifacts/models/metrics.json", "artifacts/models/gbdt.onnx", "models/training/cmd/train/main.go",
+		"feature-engineering/pipelines/user_features.go", "infrastructure/sagemaker/endpoints.yaml"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("tree lacks %s: %v", f, err)
 		}
+	}
+	if r.Tests.Packages < 10 {
+		t.Errorf("the tests covered %d packages, want the generated project's", r.Tests.Packages)
+	}
+	if len(r.Phases) != 4 || r.Phases[1].Name != "Model Development" || r.Phases[1].Seconds <= 0 {
+		t.Errorf("phases %+v, want the plan's four with their wall times", r.Phases)
+	}
+	readme, err := os.ReadFile(filepath.Join(out, "models/training/README.md"))
+	if err != nil || !strings.Contains(string(readme), "-data train.csv -test test.csv") {
+		t.Errorf("models/training/README.md does not give the command that reproduces the models (%v):\n%s", err, readme)
 	}
 }
 
@@ -95,6 +126,7 @@ func TestBadInputGetsAClearErrorAndWritesNothing(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	csvFile := churnCSV(t, "customers.csv", 200, 3)
 	full := filepath.Join(dir, "full")
 	_ = os.MkdirAll(filepath.Join(full, "x"), 0o755)
 
@@ -114,6 +146,12 @@ func TestBadInputGetsAClearErrorAndWritesNothing(t *testing.T) {
 		{"an unknown role for a worker", append([]string{"worker", "--roles", "wizard"}, servers...), ExitUsage, []string{`unknown role "wizard"`}, ""},
 		{"an unknown job", append([]string{"status", "no-such-job"}, servers...), ExitUsage, []string{"no such job", "no-such-job"}, ""},
 		{"an empty goal", []string{"run", "", "--out", filepath.Join(dir, "o2")}, ExitUsage, []string{"goal"}, filepath.Join(dir, "o2")},
+		{"a missing data file", []string{"run", churnGoal, "--data", filepath.Join(dir, "nope.csv"), "--target", "Exited", "--out", filepath.Join(dir, "o3")}, ExitUsage, []string{"--data", "nope.csv"}, filepath.Join(dir, "o3")},
+		{"a target the data lacks", []string{"run", churnGoal, "--data", csvFile, "--target", "Churned", "--out", filepath.Join(dir, "o4")}, ExitUsage, []string{"--data", `no column "Churned"`, "CustomerId"}, filepath.Join(dir, "o4")},
+		{"data without a target", []string{"run", churnGoal, "--data", csvFile, "--out", filepath.Join(dir, "o5")}, ExitUsage, []string{"--target"}, filepath.Join(dir, "o5")},
+		{"a test file without data", []string{"run", churnGoal, "--test", csvFile, "--out", filepath.Join(dir, "o6")}, ExitUsage, []string{"--test", "--data"}, filepath.Join(dir, "o6")},
+		{"rows with data", []string{"run", churnGoal, "--data", csvFile, "--target", "Exited", "--rows", "5000", "--out", filepath.Join(dir, "o7")}, ExitUsage, []string{"--rows", "--data"}, filepath.Join(dir, "o7")},
+		{"too few rows", []string{"run", churnGoal, "--rows", "10", "--out", filepath.Join(dir, "o8")}, ExitUsage, []string{"--rows 10"}, filepath.Join(dir, "o8")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

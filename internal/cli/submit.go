@@ -18,6 +18,7 @@ type SubmitOptions struct {
 	Decompose bool
 	Wait      bool
 	Output    string
+	Data      DataOptions
 }
 
 // NewCmdSubmit builds `orchestrate submit GOAL`.
@@ -44,6 +45,9 @@ With --wait it follows the job to the end and exits 0 only if it succeeded.`,
 			if err := checkOutput(opts.Output); err != nil {
 				return err
 			}
+			if err := opts.Data.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -53,12 +57,12 @@ With --wait it follows the job to the end and exits 0 only if it succeeded.`,
 	cmd.Flags().BoolVar(&opts.Decompose, "decompose", false, "plan the goal into a DAG of subtasks and submit them all")
 	cmd.Flags().BoolVar(&opts.Wait, "wait", false, "follow the job until it ends; exit 0 only if it succeeded")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	opts.Data.addFlags(cmd.Flags())
 	return cmd
 }
 
 func runSubmit(ctx context.Context, f *Factory, opts *SubmitOptions) error {
-	plan, err := planner.Decompose(opts.Goal, nil)
-	if err != nil {
+	if _, err := planner.DecomposeData(opts.Goal, nil, planner.Dataset{Rows: opts.Data.Rows}); err != nil {
 		return err
 	}
 	st, err := stack.Open(ctx, f.StackOptions(false))
@@ -66,6 +70,14 @@ func runSubmit(ctx context.Context, f *Factory, opts *SubmitOptions) error {
 		return err
 	}
 	defer st.Close()
+	data, err := opts.Data.dataset(ctx, st.Store)
+	if err != nil {
+		return err
+	}
+	plan, err := planner.DecomposeData(opts.Goal, nil, data)
+	if err != nil {
+		return err
+	}
 	if err := st.Broker.EnsureTopology(ctx, st.Skills.Roles()); err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func NewCmdTrain(f *Factory, runF func(context.Context, *TrainOptions) error) *c
 step on the training split, searches each model family's parameters on a
 validation split (ROC AUC), scores the best of each family once on the
 test split (--test, or a stratified 15% held out), and writes
-models/*.onnx, metrics.json, model_card.md, features.json and plots/*.png
+<family>.onnx, metrics.json, model_card.md, features.json and plots/*.png
 into --out. --budget is trials per family (8) or a time for the whole
 search (90s). Progress goes to stderr.`,
 		Example: `  orchestrate train --data bank-churn-train.csv --test bank-churn-test.csv --target Exited --out model
@@ -125,6 +125,6 @@ func runTrain(ctx context.Context, f *Factory, opts *TrainOptions) error {
 		}
 		fmt.Fprintf(w, "%-6s %8.4f %8.4f %8.4f %8.4f %9.2f%s\n", m.Name, m.Test.ROCAUC, m.Test.PRAUC, m.Test.LogLoss, m.Test.Brier, m.TrainSeconds, mark)
 	}
-	fmt.Fprintf(w, "written to %s (%s)\n", opts.Out, strings.Join([]string{"models/", "metrics.json", "model_card.md", "plots/"}, ", "))
+	fmt.Fprintf(w, "written to %s (%s)\n", opts.Out, strings.Join([]string{"*.onnx", "metrics.json", "model_card.md", "features.json", "plots/"}, ", "))
 	return nil
 }

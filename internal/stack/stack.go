@@ -18,6 +18,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/artifacts"
 	"github.com/orchestrate-dev/orchestrate/broker"
 	"github.com/orchestrate-dev/orchestrate/collector"
+	"github.com/orchestrate-dev/orchestrate/internal/keys"
 	"github.com/orchestrate-dev/orchestrate/internal/redisproc"
 	"github.com/orchestrate-dev/orchestrate/planner"
 	"github.com/orchestrate-dev/orchestrate/specialists"
@@ -136,17 +137,18 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 
 	s.Ledger = planner.NewLedger(rdb, opts.Prefix)
 	s.Store = artifacts.NewStore(rdb, opts.Prefix, artifacts.Limits{})
-	s.Skills = Skills(s.Store)
+	s.Skills = Skills(s.Store, &collector.ScratchRedis{Client: rdb, URL: opts.RedisURL, Prefix: keys.New(opts.Prefix).Prefix})
 	return s, nil
 }
 
 // Skills builds the registry of every builtin role: the five specialists,
-// the collector and the diagnostic role.
-func Skills(store *artifacts.Store) *specialists.Registry {
+// the collector and the diagnostic role. scratch lends the collector's
+// test runs a Redis; nil lends none.
+func Skills(store *artifacts.Store, scratch *collector.ScratchRedis) *specialists.Registry {
 	r := specialists.NewRegistry()
 	builtin.Register(r)
 	diag.Register(r)
-	r.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.DefaultRunOptions()))
+	r.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.DefaultRunOptions(), scratch))
 	return r
 }
 

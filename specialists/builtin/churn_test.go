@@ -12,8 +12,14 @@ import (
 	"time"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/collector"
+	"github.com/orchestrate-dev/orchestrate/internal/testenv"
 	"github.com/orchestrate-dev/orchestrate/specialists"
 )
+
+// smallData keeps the skills that train quick: a sample of synthetic
+// customers.
+var smallData = map[string]string{"rows": "1500"}
 
 // runSkill runs one churn skill through a registry, as a worker would.
 func runSkill(t *testing.T, s churnSkill, params map[string]string) *specialists.Result {
@@ -24,22 +30,39 @@ func runSkill(t *testing.T, s churnSkill, params map[string]string) *specialists
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := fn(context.Background(), &specialists.Request{
-		Job: "job-1", Task: s.name, Role: s.role, Skill: s.name, Attempt: 1, Params: params,
-	})
+	req := &specialists.Request{Job: "job-1", Task: s.name, Role: s.role, Skill: s.name, Attempt: 1,
+		Params: params, ScratchRoot: t.TempDir()}
+	res, err := fn(context.Background(), req)
 	if err != nil {
 		t.Fatalf("skill %s/%s: %v", s.role, s.name, err)
+	}
+	if err := req.Cleanup(); err != nil {
+		t.Fatal(err)
 	}
 	return res
 }
 
-// writeTree writes the files of every churn skill, run with default
-// params, into dir.
-func writeTree(t *testing.T, dir string) {
+// paramsFor are the params a plan gives skill s, for the tests: plan
+// params plus the small data set for the skills that read data.
+func paramsFor(s churnSkill, plan map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range plan {
+		out[k] = v
+	}
+	if s.data {
+		for k, v := range smallData {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// writeTree writes the files of every churn skill into dir.
+func writeTree(t *testing.T, dir string, plan map[string]string) {
 	t.Helper()
 	owner := map[string]string{}
 	for _, s := range churnSkills {
-		res := runSkill(t, s, nil)
+		res := runSkill(t, s, paramsFor(s, plan))
 		if len(res.Files) == 0 || res.Summary == "" {
 			t.Fatalf("skill %s: %d files, summary %q", s.name, len(res.Files), res.Summary)
 		}
@@ -71,21 +94,25 @@ func writeFiles(t *testing.T, dir, skill string, files []artifacts.File, owner m
 
 // goCmd runs the go command in dir with an environment scrubbed of the
 // developer's settings and without network, as the collector runs a tree.
-func goCmd(t *testing.T, dir string, args ...string) (string, time.Duration) {
+func goCmd(t *testing.T, dir string, env map[string]string, args ...string) (string, time.Duration) {
 	t.Helper()
-	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
-	if err != nil {
-		t.Fatalf("go env GOCACHE: %v", err)
+	caches := collector.DefaultRunOptions()
+	if caches.GoCache == "" || caches.GoModCache == "" {
+		t.Fatal("go env reports no GOCACHE or GOMODCACHE")
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
-		"GOCACHE=" + strings.TrimSpace(string(gocache)),
-		"GOFLAGS=-mod=mod",
+		"GOCACHE=" + caches.GoCache,
+		"GOMODCACHE=" + caches.GoModCache,
+		"GOFLAGS=-mod=readonly",
 		"GOPROXY=off",
 		"GOTOOLCHAIN=local",
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -96,27 +123,57 @@ func goCmd(t *testing.T, dir string, args ...string) (string, time.Duration) {
 	return string(out), took
 }
 
+// The generated project builds offline with the go.mod and go.sum the
+// scaffold writes (-mod=readonly: nothing may be added), and its own
+// tests pass, the online store's against a real Redis.
 func TestGeneratedChurnProjectPassesItsOwnTests(t *testing.T) {
 	dir := t.TempDir()
-	writeTree(t, dir)
-	goCmd(t, dir, "vet", "./...")
-	// -count=1: the shared build cache must not answer for tests that never ran here.
-	out, took := goCmd(t, dir, "test", "-count=1", "./...")
+	writeTree(t, dir, nil)
+	r := testenv.StartRedis(t)
+	env := map[string]string{collector.EnvRedisURL: r.URL, collector.EnvRedisPrefix: r.Prefix + "generated:"}
+	goCmd(t, dir, env, "vet", "./...")
+	out, took := goCmd(t, dir, env, "test", "-count=1", "./...")
 	t.Logf("go test ./... of the generated project took %v:\n%s", took.Round(time.Millisecond), out)
 	for _, pkg := range []string{
 		"feature-engineering/pipelines", "feature-engineering/feature_store", "models/training",
-		"models/evaluation", "models/serving", "infrastructure/monitoring", "infrastructure/sagemaker",
-		"tests/load", "tests/integration",
+		"models/evaluation", "models/serving", "models/serving/abtest", "infrastructure/monitoring/model_monitor",
+		"infrastructure/monitoring/dashboards", "infrastructure/retraining", "infrastructure/sagemaker",
+		"tests/unit", "tests/load", "tests/integration",
 	} {
-		if !strings.Contains(out, "ok  \tml-system/"+pkg) {
-			t.Errorf("package %s did not run tests", pkg)
+		if !strings.Contains(out, "ok  \tml-system/"+pkg+"\t") {
+			t.Errorf("package %s did not pass tests", pkg)
 		}
+	}
+	keys, err := r.Client(t).Keys(context.Background(), r.Prefix+"generated:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("the generated tests left %d keys in Redis: %v", len(keys), keys)
+	}
+}
+
+// With Kubernetes as the infrastructure the deployment skill writes
+// manifests instead of SageMaker configs, and their tests pass.
+func TestKubernetesDeploymentPassesItsTests(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"scaffold", "deployment"} {
+		s := skillNamed(t, name)
+		res := runSkill(t, s, map[string]string{"infra": "kubernetes", "retraining": "daily"})
+		writeFiles(t, dir, s.name, res.Files, map[string]string{})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "infrastructure", "sagemaker")); !os.IsNotExist(err) {
+		t.Errorf("a Kubernetes deployment wrote SageMaker configs (%v)", err)
+	}
+	out, _ := goCmd(t, dir, nil, "test", "-count=1", "./infrastructure/...")
+	if !strings.Contains(out, "ok  \tml-system/infrastructure/kubernetes\t") {
+		t.Errorf("the Kubernetes manifests were not tested:\n%s", out)
 	}
 }
 
 func TestEverySkillIsDeterministic(t *testing.T) {
 	for _, s := range churnSkills {
-		a, b := runSkill(t, s, nil), runSkill(t, s, nil)
+		a, b := runSkill(t, s, paramsFor(s, nil)), runSkill(t, s, paramsFor(s, nil))
 		if a.Summary != b.Summary || len(a.Files) != len(b.Files) {
 			t.Fatalf("skill %s: two runs differ", s.name)
 		}
@@ -132,11 +189,11 @@ func TestRegisterAddsEachSkillToItsRole(t *testing.T) {
 	reg := specialists.NewRegistry()
 	Register(reg)
 	want := map[string]string{
-		specialists.RoleMLArchitect:    "monitoring,scaffold",
+		specialists.RoleMLArchitect:    "drift-monitoring,retraining,scaffold",
 		specialists.RoleDataPipeline:   "feature-store,features",
-		specialists.RoleDataScience:    "baseline-model",
-		specialists.RoleBackend:        "load-test,serving",
-		specialists.RoleCloudArchitect: "sagemaker",
+		specialists.RoleDataScience:    "model-evaluation,train-models",
+		specialists.RoleBackend:        "ab-testing,load-test,serving",
+		specialists.RoleCloudArchitect: "dashboards,deployment",
 	}
 	for role, skills := range want {
 		if got := strings.Join(reg.Skills(role), ","); got != skills {
@@ -151,8 +208,11 @@ func TestRegisterAddsEachSkillToItsRole(t *testing.T) {
 // Workers run skills concurrently; the lazily parsed templates are shared.
 func TestSkillsAreSafeForConcurrentUse(t *testing.T) {
 	var wg sync.WaitGroup
-	for range 4 {
+	for range 3 {
 		for _, s := range churnSkills {
+			if s.data {
+				continue // they train; TestEverySkillIsDeterministic runs them
+			}
 			wg.Go(func() {
 				if _, err := s.run(context.Background(), &specialists.Request{Job: "j", Task: s.name}); err != nil {
 					t.Error(err)

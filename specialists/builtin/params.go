@@ -11,14 +11,27 @@ import (
 )
 
 // paramDefaults are the answers of our users' churn example: 1M
-// customers, <100ms latency, weekly retraining, AWS.
+// customers, <100ms latency, weekly retraining, AWS, with a 10% challenger
+// share and the churn data's label.
 var paramDefaults = map[string]string{
-	"module":     "ml-system",
-	"latency_ms": "100",
-	"retraining": "weekly",
-	"volume":     "1M",
-	"infra":      "aws",
+	"module":         "ml-system",
+	"latency_ms":     "100",
+	"retraining":     "weekly",
+	"volume":         "1M",
+	"infra":          "aws",
+	"challenger_pct": "10",
+	"seed":           "42",
+	"target":         "Exited",
 }
+
+// planParams are read by every churn skill: every template may use them,
+// and the plan gives every subtask the same values.
+var planParams = []string{"module", "latency_ms", "retraining", "volume", "infra", "challenger_pct", "seed", "target"}
+
+// dataParams say where a job's data is; only the skills that read the data
+// take them. data and test are SHA-256 digests of blobs in the artifact
+// store; without data, rows synthetic customers are generated.
+var dataParams = []string{"data", "data_name", "test", "test_name", "positive", "rows"}
 
 // churnParams is what the templates see: every param parsed, with the
 // values derived from them.
@@ -31,19 +44,53 @@ type churnParams struct {
 	LatencySeconds string
 	Retraining     string // daily, weekly or monthly
 	Schedule       string // EventBridge cron expression of Retraining
+	Cron           string // the same schedule as a five-field cron expression
 	Volume         string // as given, e.g. 1M
 	Customers      int64  // Volume as a number
 	InstanceType   string // SageMaker instance type sized by Customers
-	Infra          string
+	Infra          string // aws or kubernetes
+	// ChallengerPercent is the challenger model's share of traffic.
+	ChallengerPercent, ChampionPercent int
+	Seed                               uint64
+	Target                             string
+
+	// Data is set for the skills that read the job's data.
+	Data *dataSource
+	// Schema is set for the skills that generate code from the data's
+	// columns.
+	Schema *schema
+	// Trials is the search's size per model family, set by train-models.
+	Trials int
 }
 
-// schedules are EventBridge cron expressions; retraining runs at 03:00 UTC,
-// when scoring traffic is lowest.
-var schedules = map[string]string{
-	"daily":   "cron(0 3 * * ? *)",
-	"weekly":  "cron(0 3 ? * SUN *)",
-	"monthly": "cron(0 3 1 * ? *)",
+// dataSource is the job's data: blobs of the artifact store, or the
+// synthetic generator's rows.
+type dataSource struct {
+	Train, TrainName string // digest and file name
+	Test, TestName   string // empty without a test file
+	Positive         string
+	Rows             int // synthetic rows; 0 with Train
 }
+
+// Synthetic reports whether the job trains on generated data.
+func (d *dataSource) Synthetic() bool { return d.Train == "" }
+
+// schedules are EventBridge and five-field cron expressions; retraining
+// runs at 03:00 UTC, when scoring traffic is lowest.
+var schedules = map[string][2]string{
+	"daily":   {"cron(0 3 * * ? *)", "0 3 * * *"},
+	"weekly":  {"cron(0 3 ? * SUN *)", "0 3 * * 0"},
+	"monthly": {"cron(0 3 1 * ? *)", "0 3 1 * *"},
+}
+
+// Synthetic data sizes: the default keeps a whole job near a minute on a
+// small machine; the maximum bounds what one worker generates in memory.
+const (
+	defaultSyntheticRows = 20_000
+	maxSyntheticRows     = 10_000_000
+)
+
+var digestPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // parseParams fills the defaults in, refuses params the skill does not
 // read, and validates every value. Its errors are permanent: retrying
@@ -60,11 +107,7 @@ func parseParams(skill string, accepted []string, in map[string]string) (*churnP
 	slices.Sort(keys)
 	for _, k := range keys {
 		if !slices.Contains(accepted, k) {
-			known := "none"
-			if len(accepted) > 0 {
-				known = strings.Join(accepted, ", ")
-			}
-			return nil, specialists.Permanent(fmt.Errorf("skill %s: unknown param %q (accepted: %s)", skill, k, known))
+			return nil, specialists.Permanent(fmt.Errorf("skill %s: unknown param %q (accepted: %s)", skill, k, strings.Join(accepted, ", ")))
 		}
 		vals[k] = strings.TrimSpace(in[k])
 	}
@@ -72,7 +115,7 @@ func parseParams(skill string, accepted []string, in map[string]string) (*churnP
 		return specialists.Permanent(fmt.Errorf("skill %s: param %s=%q: want %s", skill, name, vals[name], want))
 	}
 
-	p := &churnParams{Module: vals["module"], Volume: vals["volume"]}
+	p := &churnParams{Module: vals["module"], Volume: vals["volume"], Target: vals["target"]}
 	if !validModulePath(p.Module) {
 		return nil, bad("module", "a Go module path such as ml-system or example.com/churn")
 	}
@@ -83,17 +126,74 @@ func parseParams(skill string, accepted []string, in map[string]string) (*churnP
 	p.LatencyMS = ms
 	p.LatencySeconds = strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64)
 	p.Retraining = strings.ToLower(vals["retraining"])
-	if p.Schedule = schedules[p.Retraining]; p.Schedule == "" {
+	sched, ok := schedules[p.Retraining]
+	if !ok {
 		return nil, bad("retraining", "daily, weekly or monthly")
 	}
+	p.Schedule, p.Cron = sched[0], sched[1]
 	if p.Customers, err = ParseVolume(p.Volume); err != nil {
 		return nil, bad("volume", "a customer count such as 250000, 100K or 1M")
 	}
 	p.InstanceType = instanceType(p.Customers)
-	if p.Infra = strings.ToLower(vals["infra"]); p.Infra != "aws" {
-		return nil, bad("infra", "aws (the only infrastructure the churn scenario deploys to)")
+	switch p.Infra = strings.ToLower(vals["infra"]); p.Infra {
+	case "aws", "kubernetes":
+	default:
+		return nil, bad("infra", "aws (SageMaker) or kubernetes")
+	}
+	pct, err := strconv.Atoi(vals["challenger_pct"])
+	if err != nil || pct < 0 || pct > 50 {
+		return nil, bad("challenger_pct", "the challenger's share of traffic, a whole percent from 0 to 50")
+	}
+	p.ChallengerPercent, p.ChampionPercent = pct, 100-pct
+	if p.Seed, err = strconv.ParseUint(vals["seed"], 10, 64); err != nil {
+		return nil, bad("seed", "a non-negative whole number")
+	}
+	if p.Target == "" || strings.ContainsAny(p.Target, "\"\n\r`") {
+		return nil, bad("target", "the name of the label column")
+	}
+	if slices.ContainsFunc(accepted, func(k string) bool { return k == "rows" }) {
+		if p.Data, err = parseData(vals, bad); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
+}
+
+// parseData reads the data params.
+func parseData(vals map[string]string, bad func(name, want string) error) (*dataSource, error) {
+	d := &dataSource{Train: vals["data"], TrainName: vals["data_name"], Test: vals["test"], TestName: vals["test_name"], Positive: vals["positive"]}
+	for _, k := range []string{"data", "test"} {
+		if v := vals[k]; v != "" && !digestPattern.MatchString(v) {
+			return nil, bad(k, "the hex SHA-256 of a blob in the artifact store")
+		}
+	}
+	if d.Train == "" && d.Test != "" {
+		return nil, bad("test", "empty without data: a test file only makes sense with training data")
+	}
+	if d.Train == "" {
+		d.Rows = defaultSyntheticRows
+		if v := vals["rows"]; v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 100 || n > maxSyntheticRows {
+				return nil, bad("rows", fmt.Sprintf("a number of synthetic customers from 100 to %d", maxSyntheticRows))
+			}
+			d.Rows = n
+		}
+	} else if vals["rows"] != "" {
+		return nil, bad("rows", "empty with data: rows sizes synthetic data only")
+	}
+	for _, k := range []string{"data_name", "test_name"} {
+		if strings.ContainsAny(vals[k], "/\\\x00\n\r\"`") {
+			return nil, bad(k, "a plain file name")
+		}
+	}
+	if d.TrainName == "" && d.Train != "" {
+		d.TrainName = "train.csv"
+	}
+	if d.TestName == "" && d.Test != "" {
+		d.TestName = "test.csv"
+	}
+	return d, nil
 }
 
 var volumePattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kKmMbB]?)$`)

@@ -17,11 +17,11 @@ func modelCard(r *Report) []byte {
 	}
 	fmt.Fprintf(&b, "\n- rows: %d train, %d validation, %d test (stratified by the target)\n- %d features after the feature step (features.json): numeric columns standardized with a missing indicator where values were missing, categorical columns one-hot with an \"other\" bucket, identifiers dropped\n\n",
 		r.Rows.Train, r.Rows.Validation, r.Rows.Test, len(r.Features))
-	fmt.Fprintf(&b, "## Metrics (test split)\n\n| model | ROC AUC | PR AUC | log loss | Brier | F1 | precision | recall | threshold | train s |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "## Metrics (test split)\n\n| model | ROC AUC | PR AUC | log loss | Brier | F1 | precision | recall | threshold |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range r.Models {
 		t := m.Test
-		fmt.Fprintf(&b, "| %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.3f | %.2f |\n",
-			m.Name, t.ROCAUC, t.PRAUC, t.LogLoss, t.Brier, t.F1, t.Precision, t.Recall, t.Threshold, m.TrainSeconds)
+		fmt.Fprintf(&b, "| %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.3f |\n",
+			m.Name, t.ROCAUC, t.PRAUC, t.LogLoss, t.Brier, t.F1, t.Precision, t.Recall, t.Threshold)
 	}
 	b.WriteString("\nFigures: plots/roc.png, plots/pr.png, plots/calibration.png.\n\n")
 	b.WriteString("## Limitations\n\n- The models learn the associations in this data set; they do not explain causes, and they drift as the population changes (monitor feature distributions).\n- Categories not seen in training fall into an \"other\" bucket the models know little about.\n- Probabilities are as calibrated as the calibration figure shows; none were recalibrated.\n\n")

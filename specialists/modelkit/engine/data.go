@@ -68,3 +68,24 @@ func load(opts Options) (*dataset, error) {
 	}
 	return d, nil
 }
+
+// FeatureStep reads and splits the data as Run does and returns the
+// feature step fitted on the training split, and the columns read as
+// identifiers (which the step leaves out). Code generated for a data set
+// uses it to know the columns the models will take.
+func FeatureStep(opts Options) (*features.Pipeline, []string, error) {
+	if opts.Data == "" || opts.Target == "" {
+		return nil, nil, fmt.Errorf("%w: data and target are required", ErrUsage)
+	}
+	d, err := load(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ids []string
+	for _, c := range d.train.Columns {
+		if c.Kind == tabular.Identifier {
+			ids = append(ids, c.Name)
+		}
+	}
+	return d.pipeline, ids, nil
+}

@@ -75,12 +75,14 @@ type SplitRows struct {
 
 // ModelReport is one family's best model.
 type ModelReport struct {
-	Name         string           `json:"name"`
-	Family       string           `json:"family"`
-	Params       map[string]any   `json:"params"`
-	Seed         uint64           `json:"seed"`
-	Trials       int              `json:"trials"`
-	TrainSeconds float64          `json:"train_seconds"`
+	Name   string         `json:"name"`
+	Family string         `json:"family"`
+	Params map[string]any `json:"params"`
+	Seed   uint64         `json:"seed"`
+	Trials int            `json:"trials"`
+	// TrainSeconds is the wall time of the winning trial. It stays out of
+	// metrics.json, which must be the same bytes for the same data and seed.
+	TrainSeconds float64          `json:"-"`
 	Validation   evaluate.Metrics `json:"validation"`
 	Test         evaluate.Metrics `json:"test"`
 	ONNX         string           `json:"onnx"`
@@ -128,7 +130,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Rows: SplitRows{Train: d.train.Rows, Validation: d.val.Rows, Test: d.test.Rows}}
 	fmt.Fprintf(progress, "data %s: %d train, %d validation, %d test rows, %d features\n",
 		opts.Data, d.train.Rows, d.val.Rows, d.test.Rows, len(d.names))
-	if err := os.MkdirAll(filepath.Join(opts.Out, "models"), 0o755); err != nil {
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
 	var curves []evaluate.Curve
@@ -199,7 +201,7 @@ func trainFamily(ctx context.Context, family string, d *dataset, opts Options, p
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluate %s on the test split: %w", family, err)
 	}
-	onnxPath := filepath.Join("models", family+".onnx")
+	onnxPath := family + ".onnx"
 	data, err := best.export(len(d.names))
 	if err != nil {
 		return nil, nil, fmt.Errorf("export %s as ONNX: %w", family, err)

@@ -16,8 +16,9 @@ type Pipeline struct {
 }
 
 // Input says how one column becomes features:
-//   - numeric: one standardized value, (x - Mean) / Std, with a missing
-//     value replaced by Median first;
+//   - numeric: one standardized value, (x - Mean) / Std rounded to
+//     float32 (the precision of the ONNX graphs), with a missing value
+//     replaced by Median first;
 //   - boolean: the value itself, 0 or 1, with a missing value as 0;
 //   - categorical: one 0/1 feature per category seen in training, in
 //     sorted order, then one "other" feature for a missing or unseen label.

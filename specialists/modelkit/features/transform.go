@@ -112,7 +112,11 @@ func (in *Input) encodeNumber(v float64, dst []float64) error {
 		if missing {
 			v = in.Median
 		}
-		dst[0] = (v - in.Mean) / in.Std
+		// Rounded to float32, the precision of the ONNX graphs that serve
+		// the models: a model then sees in training exactly the values it
+		// is served, and a tree threshold cannot fall between a value and
+		// its float32 rounding.
+		dst[0] = float64(float32((v - in.Mean) / in.Std))
 	}
 	if in.Missing {
 		dst[1] = 0

@@ -1,0 +1,65 @@
+package builtin
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/orchestrate-dev/orchestrate"
+	"github.com/orchestrate-dev/orchestrate/artifacts"
+)
+
+// orchestratorOnly are the modules of orchestrate's go.mod that generated
+// projects never import: the broker, the CLI, logging and test servers.
+// Every other requirement is copied with its version, so a generated
+// project selects exactly the versions the orchestrator was built with and
+// builds offline from the same module cache. A new dependency of the
+// orchestrator is copied too, which is harmless; one left out that the
+// project needs fails the generated build in the tests of this package.
+var orchestratorOnly = []string{
+	"github.com/nats-io/", "github.com/alicebob/miniredis", "github.com/spf13/", "go.uber.org/zap",
+	"go.uber.org/multierr", "github.com/cenkalti/backoff", "github.com/inconshreveable/mousetrap",
+	"github.com/minio/highwayhash", "github.com/google/go-tpm", "github.com/antithesishq/",
+	"github.com/yuin/gopher-lua", "golang.org/x/crypto", "golang.org/x/time", "github.com/klauspost/compress",
+}
+
+// goModFiles returns the generated project's go.mod and go.sum. The go.sum
+// is the orchestrator's: a superset of what the project needs, which the
+// go command accepts.
+func goModFiles(module string) []artifacts.File {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "module %s\n", module)
+	inRequire := false
+	for _, line := range strings.Split(string(orchestrate.GoMod), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "module "):
+			continue
+		case trimmed == "require (":
+			inRequire = true
+		case inRequire && trimmed == ")":
+			inRequire = false
+		case strings.HasPrefix(trimmed, "require ") || inRequire:
+			path := strings.TrimSpace(strings.TrimPrefix(trimmed, "require "))
+			if skipModule(path) {
+				continue
+			}
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	mod := bytes.TrimRight(b.Bytes(), "\n")
+	return []artifacts.File{
+		{Path: "go.mod", Data: append(mod, '\n'), Mode: 0o644},
+		{Path: "go.sum", Data: orchestrate.GoSum, Mode: 0o644},
+	}
+}
+
+func skipModule(requirement string) bool {
+	for _, p := range orchestratorOnly {
+		if strings.HasPrefix(requirement, p) {
+			return true
+		}
+	}
+	return false
+}
