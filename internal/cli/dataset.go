@@ -88,6 +88,15 @@ func checkHeader(path, target string) error {
 	return nil
 }
 
+// plan stores the job's data and plans the goal over it.
+func (o *DataOptions) plan(ctx context.Context, store *artifacts.Store, goal string) (*planner.Plan, error) {
+	data, err := o.dataset(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	return planner.DecomposeData(goal, nil, data)
+}
+
 // dataset stores the data files as blobs, so that workers on any node read
 // the same bytes, and describes them for the planner.
 func (o *DataOptions) dataset(ctx context.Context, store *artifacts.Store) (planner.Dataset, error) {

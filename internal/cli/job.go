@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
@@ -132,11 +133,21 @@ func writeJSON(w io.Writer, v any) error {
 func printReport(w io.Writer, r *JobReport) {
 	fmt.Fprintf(w, "job %s: %s\n", r.Job, r.State)
 	for _, t := range r.Tasks {
-		line := fmt.Sprintf("  %-24s %-26s %-10s attempts=%d worker=%s", t.ID, t.Role, t.State, t.Attempts, t.Worker)
-		if t.Error != "" {
+		line := fmt.Sprintf("  %-24s %-26s %-10s %7.1fs attempts=%d worker=%s", t.ID, t.Role, t.State, t.Seconds, t.Attempts, t.Worker)
+		switch {
+		case t.Error != "":
 			line += "  error: " + firstLine(t.Error)
+		case t.Summary != "":
+			line += "\n      " + firstLine(t.Summary)
 		}
 		fmt.Fprintln(w, line)
+	}
+	if len(r.Phases) > 0 {
+		parts := make([]string, len(r.Phases))
+		for i, p := range r.Phases {
+			parts[i] = fmt.Sprintf("%s %.1fs", p.Name, p.Seconds)
+		}
+		fmt.Fprintf(w, "phases: %s\n", strings.Join(parts, ", "))
 	}
 	if r.Tests != nil {
 		verdict := "failed"

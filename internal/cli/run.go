@@ -102,11 +102,7 @@ func runGoal(ctx context.Context, f *Factory, opts *RunOptions) error {
 		return err
 	}
 	defer st.Close()
-	data, err := opts.Data.dataset(ctx, st.Store)
-	if err != nil {
-		return err
-	}
-	plan, err := planner.DecomposeData(opts.Goal, nil, data)
+	plan, err := opts.Data.plan(ctx, st.Store, opts.Goal)
 	if err != nil {
 		return err
 	}

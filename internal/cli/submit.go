@@ -70,11 +70,7 @@ func runSubmit(ctx context.Context, f *Factory, opts *SubmitOptions) error {
 		return err
 	}
 	defer st.Close()
-	data, err := opts.Data.dataset(ctx, st.Store)
-	if err != nil {
-		return err
-	}
-	plan, err := planner.DecomposeData(opts.Goal, nil, data)
+	plan, err := opts.Data.plan(ctx, st.Store, opts.Goal)
 	if err != nil {
 		return err
 	}
