@@ -49,7 +49,8 @@ func (e *TestError) Error() string {
 func (e *TestError) Unwrap() error { return ErrTestsFailed }
 
 // Skill returns the collector's skill: it assembles the job's tree into
-// the task's workdir, runs the tests its manifest declares with opts plus
+// the task's workdir, runs the tests its manifest declares with opts (whose
+// Go caches default to DefaultRunOptions' when all are empty) plus
 // the request's Env (for example the Redis URL generated tests use), and
 // returns the Report as the ReportPath artifact.
 //
@@ -82,6 +83,12 @@ func Skill(src Source, opts RunOptions, scratch *ScratchRedis) specialists.Skill
 			return nil, err
 		}
 		run := opts
+		if run.GoCache == "" && run.GoModCache == "" && run.GoPath == "" {
+			// Asked here, not when the skill is registered: most commands
+			// that build the registry never run a collector.
+			d := DefaultRunOptions()
+			run.GoCache, run.GoModCache, run.GoPath = d.GoCache, d.GoModCache, d.GoPath
+		}
 		run.Env = make(map[string]string, len(opts.Env)+len(req.Env)+2)
 		maps.Copy(run.Env, opts.Env)
 		maps.Copy(run.Env, req.Env)

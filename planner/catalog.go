@@ -93,6 +93,11 @@ func DecomposeData(goal string, answers map[string]string, data Dataset) (*Plan,
 			if err != nil {
 				return nil, fmt.Errorf("decompose the %s scenario: %w", sc.name, err)
 			}
+			var given []string
+			for _, k := range slices.Sorted(maps.Keys(filled)) {
+				given = append(given, k+"="+filled[k])
+			}
+			p.Record(ActionCreated, "", fmt.Sprintf("the builtin %s scenario, answers %s", sc.name, strings.Join(given, ", ")))
 			return p, nil
 		}
 	}

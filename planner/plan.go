@@ -17,6 +17,9 @@ type Plan struct {
 	Goal    string            `json:"goal" yaml:"goal"`
 	Answers map[string]string `json:"answers,omitempty" yaml:"answers,omitempty"`
 	Phases  []Phase           `json:"phases" yaml:"phases"`
+	// History lists how the plan came to be, oldest first: its creation,
+	// then every change made to it.
+	History []Change `json:"history,omitempty" yaml:"history,omitempty"`
 }
 
 // Phase groups subtasks for people reading the plan; only dependencies

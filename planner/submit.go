@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -93,15 +92,10 @@ func Tasks(job string, p *Plan) ([]*broker.Task, map[string][]string) {
 	return tasks, deps
 }
 
-var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
-
 // NewJobID returns a readable, unique, time-ordered job id such as
 // "ml-churn-system-20261126t010203-3fa9c1".
 func NewJobID(name string) string {
-	slug := strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(name), "-"), "-")
-	if slug == "" {
-		slug = "job"
-	}
+	slug := Slug(name)
 	if len(slug) > 40 {
 		slug = strings.TrimRight(slug[:40], "-")
 	}

@@ -21,8 +21,9 @@ type DatagenOptions struct {
 // NewCmdDatagen builds `orchestrate datagen`.
 func NewCmdDatagen(f *Factory, runF func(context.Context, *DatagenOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "datagen",
-		Short: "Generate synthetic data sets",
+		Use:     "datagen",
+		Short:   "Generate synthetic data sets",
+		Example: `  orchestrate datagen churn --rows 1000000 --seed 42 --out churn.csv`,
 	}
 	opts := &DatagenOptions{}
 	churn := &cobra.Command{

@@ -83,8 +83,17 @@ func TestWorkerSubmitStatusCollectBenchFlags(t *testing.T) {
 	}{
 		{"worker takes roles and agents", workerCmd, []string{"worker", "--roles", "a,b", "--max-agents", "2"}, "{[a b] 2 30s}", ""},
 		{"worker needs roles", workerCmd, []string{"worker"}, "", "--roles is required"},
-		{"submit takes the goal", submitCmd, []string{"submit", "g", "--decompose", "--wait", "-o", "json"}, "{g true true json {    0 42}}", ""},
-		{"submit needs a way to plan", submitCmd, []string{"submit", "g"}, "", "--decompose"},
+		{"submit takes the goal", submitCmd, []string{"submit", "g", "--decompose", "--wait", "-o", "json"}, "{g true   normal  true json {    0 42}}", ""},
+		{"submit to an agent", submitCmd, []string{"submit", "t", "--agent", "ml-systems-architect", "--skill", "scaffold", "--priority", "high"}, "{t false ml-systems-architect scaffold high  false text {    0 42}}", ""},
+		{"submit a plan file", submitCmd, []string{"submit", "--plan", "p.yaml"}, "{ false   normal p.yaml false text {    0 42}}", ""},
+		{"submit needs something to do", submitCmd, []string{"submit"}, "", "say what to do"},
+		{"submit refuses a bad priority", submitCmd, []string{"submit", "t", "--priority", "urgent"}, "", `--priority "urgent"`},
+		{"submit refuses --decompose with --agent", submitCmd, []string{"submit", "t", "--decompose", "--agent", "r"}, "", "use one of them"},
+		{"submit refuses a plan file with a text", submitCmd, []string{"submit", "t", "--plan", "p.yaml"}, "", "--plan submits a plan file"},
+		{"submit refuses --skill without --agent", submitCmd, []string{"submit", "t", "--skill", "s"}, "", "--skill needs --agent"},
+		{"submit refuses data flags without --decompose", submitCmd, []string{"submit", "t", "--rows", "500"}, "", "apply to --decompose"},
+		{"execute-plan takes the name", executeCmd, []string{"execute-plan", "ml-churn-system", "--wait"}, "{ml-churn-system true text}", ""},
+		{"execute-plan needs a name", executeCmd, []string{"execute-plan"}, "", "accepts 1 arg"},
 		{"status takes the job", statusCmd, []string{"status", "j1"}, "{j1 text}", ""},
 		{"collect needs --out", collectCmd, []string{"collect", "j1"}, "", "--out DIR is required"},
 		{"collect takes job and out", collectCmd, []string{"collect", "j1", "--out", "d"}, "{j1 d}", ""},
@@ -112,6 +121,9 @@ func workerCmd(f *Factory, got *any) *cobra.Command {
 }
 func submitCmd(f *Factory, got *any) *cobra.Command {
 	return NewCmdSubmit(f, func(_ context.Context, o *SubmitOptions) error { *got = *o; return nil })
+}
+func executeCmd(f *Factory, got *any) *cobra.Command {
+	return NewCmdExecutePlan(f, func(_ context.Context, o *ExecutePlanOptions) error { *got = *o; return nil })
 }
 func statusCmd(f *Factory, got *any) *cobra.Command {
 	return NewCmdStatus(f, func(_ context.Context, o *StatusOptions) error { *got = *o; return nil })

@@ -170,27 +170,73 @@ func firstLine(s string) string {
 	return s
 }
 
-// waitJob follows a job until it succeeds or fails, writing one line per
-// event to progress (when not nil).
-func waitJob(ctx context.Context, st *stack.Stack, job string, progress io.Writer) (*planner.JobStatus, error) {
-	if progress != nil {
-		wctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			_ = st.Broker.Watch(wctx, job, func(e broker.Event) bool {
-				fmt.Fprintln(progress, formatEvent(e))
-				return true
-			})
-		}()
+// waitJob follows a job until it succeeds or fails, showing its progress
+// on w (see newProgress): bars on a terminal, else one line per event.
+func waitJob(ctx context.Context, st *stack.Stack, job string, w io.Writer) (*planner.JobStatus, error) {
+	if w == nil {
+		w = io.Discard
 	}
-	tick := time.NewTicker(50 * time.Millisecond)
+	pr := newProgress(w, systemTerminal(), job, func() (*planner.Plan, error) { return st.Ledger.Plan(ctx, job) })
+	return followJob(ctx, st, job, pr)
+}
+
+// How followJob reads the ledger: the job's state every pollEvery, and,
+// for a display that wants them, all its tasks at most every tasksEvery
+// (less often when reading them takes long). finalEventGrace bounds the
+// wait for the job's last event once the ledger says the job is over.
+const (
+	pollEvery       = 50 * time.Millisecond
+	tasksEvery      = 250 * time.Millisecond
+	finalEventGrace = 2 * time.Second
+)
+
+// followJob polls the ledger until the job is over and feeds pr with the
+// job's events and, when it wants them, its tasks.
+func followJob(ctx context.Context, st *stack.Stack, job string, pr jobProgress) (*planner.JobStatus, error) {
+	defer pr.stop()
+	wctx, cancel := context.WithCancel(ctx)
+	final, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		_ = st.Broker.Watch(wctx, job, func(e broker.Event) bool {
+			pr.event(e)
+			if e.Kind == broker.EventJobSucceeded || e.Kind == broker.EventJobFailed {
+				close(final)
+				return false
+			}
+			return true
+		})
+	}()
+	// No event may reach pr once it stopped.
+	defer func() { cancel(); <-watched }()
+
+	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
+	var nextTasks time.Time
 	for {
 		js, err := st.Ledger.JobSummary(ctx, job)
 		if err != nil {
 			return nil, err
 		}
+		if pr.wantsTasks() && (js.Done() || !time.Now().Before(nextTasks)) {
+			start := time.Now()
+			full, err := st.Ledger.Job(ctx, job)
+			if err != nil {
+				return nil, err
+			}
+			pr.update(full)
+			nextTasks = time.Now().Add(max(tasksEvery, 4*time.Since(start)))
+		}
 		if js.Done() {
+			// The ledger is the record; the event stream follows it within
+			// milliseconds, and the display should end with its last event.
+			grace := time.NewTimer(finalEventGrace)
+			defer grace.Stop()
+			select {
+			case <-final:
+			case <-grace.C:
+			case <-ctx.Done():
+			}
 			return js, nil
 		}
 		select {

@@ -91,11 +91,20 @@ produce in Redis, and assembles a project tree whose tests it runs.
 With no --nats/--redis (or ORCHESTRATE_NATS_URL/ORCHESTRATE_REDIS_URL),
 "run" and "bench" start private embedded servers in-process, and "up" keeps
 a local stack running for other terminals. Every flag can also be set with
-ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.`,
+ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.
+
+Exit codes:
+  0    success
+  1    the job failed (or another error not listed here)
+  2    usage or bad input: flags, arguments, config file, an unknown job
+  3    cannot reach NATS or Redis, or no servers configured
+  130  interrupted (SIGINT or SIGTERM) before the command finished`,
 		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --out ml-system
   orchestrate up
   orchestrate worker --roles data-science-analyst --max-agents 4
-  orchestrate submit "Build production ML system for customer churn prediction with real-time inference" --decompose --wait`,
+  orchestrate submit "Build production ML system for customer churn prediction with real-time inference" --decompose --wait
+  orchestrate agents
+  orchestrate watch ml-churn-system-20261126t010203-3fa9c1`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
@@ -120,6 +129,9 @@ ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.`,
 		NewCmdRun(f, nil),
 		NewCmdWorker(f, nil),
 		NewCmdSubmit(f, nil),
+		NewCmdExecutePlan(f, nil),
+		NewCmdPlan(f, nil),
+		NewCmdPlans(f, nil),
 		NewCmdStatus(f, nil),
 		NewCmdJobs(f, nil),
 		NewCmdCollect(f, nil),
@@ -128,16 +140,20 @@ ORCHESTRATE_<FLAG> (dashes as underscores) or as a key of the config file.`,
 		NewCmdDatagen(f, nil),
 		NewCmdTrain(f, nil),
 		NewCmdVersion(f),
+		NewCmdAgents(f, nil),
+		NewCmdWatch(f, nil),
 	)
+	addBuiltinCommands(root)
 	return root
 }
 
 // NewCmdVersion prints the version.
 func NewCmdVersion(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "version",
+		Short:   "Print the version",
+		Example: `  orchestrate version`,
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			_, err := fmt.Fprintln(f.IO.Out, "orchestrate", Version)
 			return err

@@ -64,7 +64,9 @@ func NewCmdJobs(f *Factory, runF func(context.Context, *JobsOptions) error) *cob
 	cmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "List the newest jobs",
-		Args:  usageArgs(cobra.NoArgs),
+		Example: `  orchestrate jobs --limit 10
+  orchestrate jobs --output json`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(opts.Output); err != nil {
 				return err

@@ -55,3 +55,6 @@ func (s Space) Agents() string { return s.Prefix + "agents" }
 
 // Plan holds a saved plan by name.
 func (s Space) Plan(name string) string { return s.Prefix + "plan:" + name }
+
+// Plans is the set of saved plans' names.
+func (s Space) Plans() string { return s.Prefix + "plans" }

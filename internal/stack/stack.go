@@ -148,7 +148,7 @@ func Skills(store *artifacts.Store, scratch *collector.ScratchRedis) *specialist
 	r := specialists.NewRegistry()
 	builtin.Register(r)
 	diag.Register(r)
-	r.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.DefaultRunOptions(), scratch))
+	r.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.RunOptions{}, scratch))
 	return r
 }
 

@@ -21,6 +21,9 @@ var orchestratorOnly = []string{
 	"go.uber.org/multierr", "github.com/cenkalti/backoff", "github.com/inconshreveable/mousetrap",
 	"github.com/minio/highwayhash", "github.com/google/go-tpm", "github.com/antithesishq/",
 	"github.com/yuin/gopher-lua", "golang.org/x/crypto", "golang.org/x/time", "github.com/klauspost/compress",
+	// The terminal: progress bars and the pseudo-terminal of tests.
+	"github.com/vbauerster/", "github.com/VividCortex/ewma", "github.com/acarl005/stripansi",
+	"github.com/clipperhouse/", "github.com/mattn/go-runewidth", "github.com/creack/pty", "golang.org/x/term",
 }
 
 // goModFiles returns the generated project's go.mod and go.sum. The go.sum
