@@ -246,6 +246,11 @@ func approve(ctx context.Context, f *Factory, st *stack.Stack, plan *planner.Pla
 	if execute || opts.Output == "json" {
 		notes = f.IO.ErrOut
 	}
+	if opts.Yes && opts.Output != "json" {
+		// Without a session the plan is shown once, as approved, on the
+		// error stream: scripts read the outcome from the output.
+		printPlan(f.IO.ErrOut, plan)
+	}
 	res := planResult{Name: name, Subtasks: len(plan.Subtasks()), File: opts.Export}
 	if opts.Export != "" {
 		data, err := planner.WriteYAML(plan)
