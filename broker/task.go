@@ -120,3 +120,11 @@ func DecodeTask(data []byte) (*Task, error) {
 	t.wire = data
 	return &t, nil
 }
+
+// AtGeneration returns a copy of t at generation gen: the task put back
+// after it died, with its own de-duplication id and wire form.
+func (t *Task) AtGeneration(gen int) *Task {
+	c := *t
+	c.Generation, c.wire = gen, nil
+	return &c
+}

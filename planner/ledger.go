@@ -482,3 +482,66 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// ErrNoTask is wrapped when a job has no task of the id.
+var ErrNoTask = errors.New("no such task")
+
+// ErrNotDead is wrapped when a replay names a task that is not dead.
+var ErrNotDead = errors.New("only a dead task can be replayed")
+
+// ReplayResult is what a replay changed.
+type ReplayResult struct {
+	// Task is the task's new message, to be published (see Release).
+	Task *broker.Task
+	// Unblocked are the downstream tasks that wait for it again.
+	Unblocked []string
+}
+
+// Replay puts a dead task back with a new generation, so that its new
+// message passes JetStream's de-duplication and gets a fresh delivery
+// budget, while its attempts keep counting. The job runs again and the
+// tasks blocked by this one wait for it again. The caller publishes the
+// task with Release.
+func (l *Ledger) Replay(ctx context.Context, job, task string) (ReplayResult, error) {
+	f, err := l.rdb.HMGet(ctx, l.keys.Task(job, task), "state", "gen", "msg").Result()
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("replay task %s of job %s: %w", task, job, err)
+	}
+	state, _ := f[0].(string)
+	gen, _ := f[1].(string)
+	msg, _ := f[2].(string)
+	if state == "" {
+		return ReplayResult{}, fmt.Errorf("replay task %s of job %s: %w", task, job, ErrNoTask)
+	}
+	if state != StateDead && state != StateReady {
+		return ReplayResult{}, fmt.Errorf("replay task %s of job %s: %w (it is %s)", task, job, ErrNotDead, state)
+	}
+	old, err := broker.DecodeTask([]byte(msg))
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("replay task %s of job %s: %w", task, job, err)
+	}
+	if state == StateReady {
+		// A replay whose publication failed: publish the same generation
+		// again (JetStream drops it if the first one did arrive).
+		return ReplayResult{Task: old}, nil
+	}
+	t := old.AtGeneration(atoi(gen) + 1)
+	data, err := t.Encode()
+	if err != nil {
+		return ReplayResult{}, err
+	}
+	vals, err := replayScript.Run(ctx, l.rdb, []string{l.keys.Task(job, task), l.keys.Job(job)},
+		l.keys.JobBase(job), task, gen, t.Generation, data, nowMS()).Slice()
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("replay task %s of job %s: %w", task, job, err)
+	}
+	if vals[0] != int64(1) {
+		return ReplayResult{}, fmt.Errorf("replay task %s of job %s: %w (it is %v)", task, job, ErrNotDead, vals[1])
+	}
+	res := ReplayResult{Task: t}
+	for _, v := range vals[1:] {
+		s, _ := v.(string)
+		res.Unblocked = append(res.Unblocked, s)
+	}
+	return res, nil
+}

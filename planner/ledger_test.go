@@ -2,6 +2,7 @@ package planner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -189,5 +190,75 @@ func TestAJobIsListedOnlyOnceAllItsTasksAreWritten(t *testing.T) {
 	}
 	if _, err := l.JobSummary(ctx, "nope"); err == nil {
 		t.Error("an unknown job was found")
+	}
+}
+
+// Two dead upstreams block a join; replaying one leaves the join blocked
+// by the other, replaying both lets it wait again, and the job runs again
+// once no task is dead.
+func TestReplayUnblocksWhatNoOtherDeadTaskBlocks(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	job, tasks := create(t, l, plan(st("a"), st("b"), st("join", "a", "b"), st("tail", "join")))
+	run := planner.Run{Worker: "w", Started: time.Now(), Attempts: 3}
+	for _, id := range []string{"a", "b"} {
+		if _, err := l.Dead(ctx, job, id, "boom", run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(id string) string {
+		js, err := l.Job(ctx, job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range js.Tasks {
+			if tk.ID == id {
+				return tk.State
+			}
+		}
+		return "missing"
+	}
+	if js, _ := l.JobSummary(ctx, job); js.State != planner.JobFailed || state("join") != planner.StateBlocked || state("tail") != planner.StateBlocked {
+		t.Fatalf("before the replays: job %s, join %s, tail %s", js.State, state("join"), state("tail"))
+	}
+	res, err := l.Replay(ctx, job, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Task.Generation != 1 || res.Task.MsgID() == tasks[0].MsgID() || len(res.Unblocked) != 0 {
+		t.Errorf("replay of a: generation %d, msg id %s, unblocked %v", res.Task.Generation, res.Task.MsgID(), res.Unblocked)
+	}
+	if state("join") != planner.StateBlocked {
+		t.Errorf("join is %s while b is still dead", state("join"))
+	}
+	if js, _ := l.JobSummary(ctx, job); js.State != planner.JobFailed {
+		t.Errorf("the job is %s while b is still dead", js.State)
+	}
+	res, err = l.Replay(ctx, job, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Unblocked) != 2 || state("join") != planner.StatePending || state("tail") != planner.StatePending {
+		t.Errorf("after replaying b: unblocked %v, join %s, tail %s", res.Unblocked, state("join"), state("tail"))
+	}
+	if js, _ := l.JobSummary(ctx, job); js.State != planner.JobRunning || js.Dead != 0 {
+		t.Errorf("job %s with %d dead after both replays", js.State, js.Dead)
+	}
+	// The replayed task runs with its attempts counting on.
+	r, err := l.Check(ctx, res.Task, "w")
+	if err != nil || !r.Run() || r.Attempts != 4 {
+		t.Errorf("check of the replayed task: %+v, %v; want to run attempt 4", r, err)
+	}
+	if _, err := l.Check(ctx, tasks[1], "w"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := l.Check(ctx, tasks[1], "w"); r.Verdict != "stale" {
+		t.Errorf("the old generation's message: verdict %q, want stale", r.Verdict)
+	}
+	if _, err := l.Replay(ctx, job, "join"); !errors.Is(err, planner.ErrNotDead) {
+		t.Errorf("replaying a pending task: err = %v, want ErrNotDead", err)
+	}
+	if _, err := l.Replay(ctx, job, "nope"); !errors.Is(err, planner.ErrNoTask) {
+		t.Errorf("replaying a missing task: err = %v, want ErrNoTask", err)
 	}
 }

@@ -237,3 +237,57 @@ while #queue > 0 do
 end
 return out
 `)
+
+// replayScript puts a dead task back: a new generation and message, the
+// state ready (its publication follows), the job running again, and the
+// tasks blocked because of it pending again, unless another input of
+// theirs is still dead.
+//
+// KEYS[1] task hash, KEYS[2] job hash
+// ARGV[1] key base of the job, ARGV[2] task id, ARGV[3] generation the
+// caller read, ARGV[4] the new generation, ARGV[5] the new message,
+// ARGV[6] now (unix ms)
+//
+// Returns {1, unblocked ids...}, or {0, state} when the task is not dead
+// (or was replayed meanwhile).
+var replayScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return redis.error_reply('no such task') end
+if st ~= 'dead' or redis.call('HGET', KEYS[1], 'gen') ~= ARGV[3] then return {0, st} end
+redis.call('HSET', KEYS[1], 'state', 'ready', 'gen', ARGV[4], 'msg', ARGV[5], 'replayed_ms', ARGV[6])
+redis.call('HDEL', KEYS[1], 'worker', 'lease_ms')
+local dead = redis.call('HINCRBY', KEYS[2], 'dead', -1)
+if dead <= 0 and redis.call('HGET', KEYS[2], 'state') == 'failed' then
+  redis.call('HSET', KEYS[2], 'state', 'running')
+  redis.call('HDEL', KEYS[2], 'finished_ms', 'error')
+end
+redis.call('HSET', KEYS[2], 'updated_ms', ARGV[6])
+local out = {1}
+local queue, seen = {ARGV[2]}, {}
+while #queue > 0 do
+  local id = table.remove(queue, 1)
+  local list = redis.call('HGET', ARGV[1] .. 'task:' .. id, 'dependents') or ''
+  for d in string.gmatch(list, '[^,]+') do
+    if not seen[d] then
+      seen[d] = true
+      local dk = ARGV[1] .. 'task:' .. d
+      if redis.call('HGET', dk, 'state') == 'blocked' then
+        local still = false
+        local ok, msg = pcall(cjson.decode, redis.call('HGET', dk, 'msg') or '')
+        if ok and type(msg) == 'table' and type(msg.inputs) == 'table' then
+          for _, in_id in ipairs(msg.inputs) do
+            if redis.call('HGET', ARGV[1] .. 'task:' .. in_id, 'state') == 'dead' then still = true end
+          end
+        end
+        if not still then
+          redis.call('HSET', dk, 'state', 'pending')
+          redis.call('HDEL', dk, 'error')
+          table.insert(out, d)
+          table.insert(queue, d)
+        end
+      end
+    end
+  end
+end
+return out
+`)

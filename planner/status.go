@@ -14,15 +14,17 @@ import (
 
 // TaskStatus is a task as the ledger knows it.
 type TaskStatus struct {
-	ID       string    `json:"id"`
-	Role     string    `json:"role"`
-	Skill    string    `json:"skill"`
-	Title    string    `json:"title,omitempty"`
-	State    string    `json:"state"`
-	Attempts int       `json:"attempts"`
-	Worker   string    `json:"worker"`
-	Error    string    `json:"error,omitempty"`
-	Summary  string    `json:"summary,omitempty"`
+	ID       string `json:"id"`
+	Role     string `json:"role"`
+	Skill    string `json:"skill"`
+	Title    string `json:"title,omitempty"`
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	Worker   string `json:"worker"`
+	Error    string `json:"error,omitempty"`
+	Summary  string `json:"summary,omitempty"`
+	// Replays counts the times the task was put back after it died.
+	Replays  int       `json:"replays,omitempty"`
 	Started  time.Time `json:"started,omitzero"`
 	Finished time.Time `json:"finished,omitzero"`
 }
@@ -94,7 +96,7 @@ func (l *Ledger) Job(ctx context.Context, job string) (*JobStatus, error) {
 			}
 			js.Tasks = append(js.Tasks, TaskStatus{
 				ID: part[i], Role: t.Role, Skill: t.Skill, Title: t.Title, State: h["state"],
-				Attempts: atoi(h["attempts"]), Worker: h["worker"], Error: h["error"], Summary: h["summary"],
+				Attempts: atoi(h["attempts"]), Worker: h["worker"], Error: h["error"], Summary: h["summary"], Replays: atoi(h["gen"]),
 				Started: msTime(h["started_ms"]), Finished: msTime(h["finished_ms"]),
 			})
 		}

@@ -103,3 +103,16 @@ func NewJobID(name string) string {
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%s-%s", slug, strings.ToLower(time.Now().UTC().Format("20060102t150405")), hex.EncodeToString(b))
 }
+
+// Replay puts a dead task of a job back on its queue: a new generation
+// in the ledger (see Ledger.Replay), then its publication.
+func (s *Submitter) Replay(ctx context.Context, job, task string) (ReplayResult, error) {
+	res, err := s.Ledger.Replay(ctx, job, task)
+	if err != nil {
+		return res, err
+	}
+	if err := Release(ctx, s.Broker, s.Ledger, job, []*broker.Task{res.Task}); err != nil {
+		return res, err
+	}
+	return res, nil
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -107,15 +108,17 @@ type Pool struct {
 	started time.Time
 	agents  []*agent
 
-	iters    []jetstream.MessagesContext
-	stopping chan struct{} // closed when shutdown begins: take no new work
-	hardStop context.CancelFunc
-	taskCtx  context.Context
-	wg       sync.WaitGroup // agents
-	feeders  sync.WaitGroup
-	bgCancel context.CancelFunc
-	bg       sync.WaitGroup // heartbeats
-	stopOnce sync.Once
+	iters []jetstream.MessagesContext
+	// advisories receives JetStream's MAX_DELIVERIES advisories.
+	advisories *nats.Subscription
+	stopping   chan struct{} // closed when shutdown begins: take no new work
+	hardStop   context.CancelFunc
+	taskCtx    context.Context
+	wg         sync.WaitGroup // agents
+	feeders    sync.WaitGroup
+	bgCancel   context.CancelFunc
+	bg         sync.WaitGroup // heartbeats
+	stopOnce   sync.Once
 }
 
 // ErrNoRoles is returned by NewPool when the configuration names no role.
@@ -175,6 +178,12 @@ func (p *Pool) Start(ctx context.Context) error {
 			go p.feed(it, p.disp.queues[priorityIndex(prio)])
 		}
 	}
+	sub, err := p.watchMaxDeliveries()
+	if err != nil {
+		p.stopIters()
+		return fmt.Errorf("watch max deliveries: %w", err)
+	}
+	p.advisories = sub
 	var bgCtx context.Context
 	bgCtx, p.bgCancel = context.WithCancel(context.Background())
 	p.bg.Add(1)
@@ -239,6 +248,9 @@ func (p *Pool) beat(ctx context.Context) {
 func (p *Pool) stopIters() {
 	for _, it := range p.iters {
 		it.Drain()
+	}
+	if p.advisories != nil {
+		_ = p.advisories.Unsubscribe()
 	}
 }
 

@@ -44,9 +44,11 @@ type TaskReport struct {
 	Skill    string `json:"skill"`
 	State    string `json:"state"`
 	Attempts int    `json:"attempts"`
-	Worker   string `json:"worker"`
-	Error    string `json:"error,omitempty"`
-	Summary  string `json:"summary,omitempty"`
+	// Replays counts the times the task was replayed after it died.
+	Replays int    `json:"replays,omitempty"`
+	Worker  string `json:"worker"`
+	Error   string `json:"error,omitempty"`
+	Summary string `json:"summary,omitempty"`
 	// Seconds is the task's wall time, from its start to its finish.
 	Seconds float64 `json:"seconds,omitempty"`
 }
@@ -72,7 +74,7 @@ func jobReport(ctx context.Context, st *stack.Stack, job, out string) (*JobRepor
 	byID := map[string]planner.TaskStatus{}
 	for _, t := range js.Tasks {
 		byID[t.ID] = t
-		r.Tasks = append(r.Tasks, TaskReport{ID: t.ID, Role: t.Role, Skill: t.Skill, State: t.State, Attempts: t.Attempts,
+		r.Tasks = append(r.Tasks, TaskReport{ID: t.ID, Role: t.Role, Skill: t.Skill, State: t.State, Attempts: t.Attempts, Replays: t.Replays,
 			Worker: t.Worker, Error: t.Error, Summary: t.Summary, Seconds: span(t.Started, t.Finished)})
 	}
 	plan, err := st.Ledger.Plan(ctx, job)
@@ -134,6 +136,9 @@ func printReport(w io.Writer, r *JobReport) {
 	fmt.Fprintf(w, "job %s: %s\n", r.Job, r.State)
 	for _, t := range r.Tasks {
 		line := fmt.Sprintf("  %-24s %-26s %-10s %7.1fs attempts=%d worker=%s", t.ID, t.Role, t.State, t.Seconds, t.Attempts, t.Worker)
+		if t.Replays > 0 {
+			line += fmt.Sprintf(" replays=%d", t.Replays)
+		}
 		switch {
 		case t.Error != "":
 			line += "  error: " + firstLine(t.Error)

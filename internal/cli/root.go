@@ -39,6 +39,9 @@ type Globals struct {
 	LogLevel  string
 	LogFormat string
 	Config    string
+	// MaxDeliver bounds the deliveries of one task publication, cluster
+	// wide: set it the same on every node (ORCHESTRATE_MAX_DELIVER).
+	MaxDeliver int
 }
 
 // Factory gives commands their dependencies.
@@ -76,6 +79,7 @@ func (f *Factory) StackOptions(embed bool) stack.Options {
 	return stack.Options{
 		NATSURL: f.Globals.NATS, RedisURL: f.Globals.Redis, Prefix: f.Globals.Prefix,
 		Embed: embed, DataDir: f.Globals.DataDir, Log: f.Logger(),
+		Broker: broker.Config{MaxDeliver: f.Globals.MaxDeliver},
 	}
 }
 
@@ -109,7 +113,13 @@ Exit codes:
 		SilenceErrors: true,
 		Version:       Version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnvAndConfig(cmd)
+			if err := applyEnvAndConfig(cmd); err != nil {
+				return err
+			}
+			if f.Globals.MaxDeliver < 1 {
+				return usagef("--max-deliver %d: want at least 1", f.Globals.MaxDeliver)
+			}
+			return nil
 		},
 	}
 	root.SetOut(f.IO.Out)
@@ -123,6 +133,7 @@ Exit codes:
 	pf.StringVar(&f.Globals.DataDir, "data-dir", stack.DefaultDataDir(), "where embedded servers keep their files")
 	pf.StringVar(&f.Globals.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	pf.StringVar(&f.Globals.LogFormat, "log-format", "console", "log format: console or json")
+	pf.IntVar(&f.Globals.MaxDeliver, "max-deliver", 5, "deliveries of a task before it goes to the dead letters; the same on every node (env ORCHESTRATE_MAX_DELIVER)")
 	pf.StringVar(&f.Globals.Config, "config", "", "config file (YAML, keys are flag names); default $XDG_CONFIG_HOME/orchestrate/config.yaml when it exists")
 
 	root.AddCommand(
@@ -130,6 +141,8 @@ Exit codes:
 		NewCmdWorker(f, nil),
 		NewCmdSubmit(f, nil),
 		NewCmdExecutePlan(f, nil),
+		NewCmdDLQ(f, nil),
+		NewCmdReplay(f, nil),
 		NewCmdPlan(f, nil),
 		NewCmdPlans(f, nil),
 		NewCmdStatus(f, nil),
