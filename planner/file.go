@@ -65,6 +65,9 @@ func WriteYAML(p *Plan) ([]byte, error) {
 // duplicate ids, dependencies on ids the file does not define, cycles. Roles
 // and skills are checked against the workers' registry by Validate.
 func ReadYAML(data []byte) (*Plan, error) {
+	if len(data) > MaxFileSize {
+		return nil, FileErrors{{Line: 1, Msg: fmt.Sprintf("the file is %d bytes, more than the %d a plan may have", len(data), MaxFileSize)}}
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, FileErrors{{Line: yamlErrorLine(err), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
@@ -284,3 +287,7 @@ func yamlErrorLine(err error) int {
 	}
 	return max(line, 1)
 }
+
+// MaxFileSize bounds a plan file: the largest plan of the catalog is a
+// few kilobytes, and a reader must not be made to hold gigabytes.
+const MaxFileSize = 1 << 20

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orchestrate-dev/orchestrate/internal/testenv"
 	"github.com/orchestrate-dev/orchestrate/planner"
@@ -159,4 +161,67 @@ func TestSavedPlansAreLoadedByName(t *testing.T) {
 	if err := store.Save(ctx, p); !errors.Is(err, planner.ErrInvalidPlan) {
 		t.Errorf("bad name: err = %v", err)
 	}
+}
+
+func TestHostilePlanFilesAreRefused(t *testing.T) {
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x]\n"
+	for i, prev := 0, "a"; i < 12; i++ {
+		name := fmt.Sprintf("b%d", i)
+		bomb += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	for name, file := range map[string]string{
+		"a billion laughs":      "name: p\n" + bomb + "phases: []\n",
+		"deep nesting":          "name: p\nphases: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n",
+		"a 10 MB string":        "name: p\ngoal: " + strings.Repeat("x", 10<<20) + "\nphases: []\n",
+		"a NUL byte":            "name: p\x00\nphases: []\n",
+		"a name with a slash":   "name: ../../etc\nphases:\n  - name: a\n    subtasks: []\n",
+		"a non-mapping root":    "- 1\n- 2\n",
+		"a subtask as a scalar": "name: p\nphases:\n  - name: a\n    subtasks:\n      - just-a-string\n",
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := planner.ReadYAML([]byte(file))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, planner.ErrInvalidPlan) {
+				t.Errorf("%s: err = %v, want an invalid plan", name, err)
+			} else if !strings.Contains(err.Error(), "line ") {
+				t.Errorf("%s: error %q names no line", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: ReadYAML did not return within 10s", name)
+		}
+	}
+}
+
+func FuzzReadYAML(f *testing.F) {
+	p, _ := planner.Decompose(churnGoal, nil)
+	churn, _ := planner.WriteYAML(p)
+	f.Add(churn)
+	f.Add([]byte("name: p\nphases:\n  - name: a\n    subtasks:\n      - {id: x, role: r, skill: s, depends_on: [y]}\n"))
+	f.Add([]byte("name: [1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plan, err := planner.ReadYAML(data)
+		if err != nil {
+			if !errors.Is(err, planner.ErrInvalidPlan) {
+				t.Fatalf("error %v does not wrap ErrInvalidPlan", err)
+			}
+			return
+		}
+		// What it accepts writes back and reads again as the same plan.
+		out, err := planner.WriteYAML(plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := planner.ReadYAML(out)
+		if err != nil {
+			t.Fatalf("a plan it accepted does not read back: %v\n%s", err, out)
+		}
+		if len(again.Subtasks()) != len(plan.Subtasks()) {
+			t.Fatalf("%d subtasks became %d", len(plan.Subtasks()), len(again.Subtasks()))
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -42,6 +43,9 @@ type Globals struct {
 	// MaxDeliver bounds the deliveries of one task publication, cluster
 	// wide: set it the same on every node (ORCHESTRATE_MAX_DELIVER).
 	MaxDeliver int
+	// AckWait is how long a delivered task may go without a sign of life
+	// before JetStream delivers it again.
+	AckWait time.Duration
 }
 
 // Factory gives commands their dependencies.
@@ -79,7 +83,7 @@ func (f *Factory) StackOptions(embed bool) stack.Options {
 	return stack.Options{
 		NATSURL: f.Globals.NATS, RedisURL: f.Globals.Redis, Prefix: f.Globals.Prefix,
 		Embed: embed, DataDir: f.Globals.DataDir, Log: f.Logger(),
-		Broker: broker.Config{MaxDeliver: f.Globals.MaxDeliver},
+		Broker: broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait},
 	}
 }
 
@@ -119,6 +123,9 @@ Exit codes:
 			if f.Globals.MaxDeliver < 1 {
 				return usagef("--max-deliver %d: want at least 1", f.Globals.MaxDeliver)
 			}
+			if f.Globals.AckWait < 100*time.Millisecond {
+				return usagef("--ack-wait %s: want at least 100ms", f.Globals.AckWait)
+			}
 			return nil
 		},
 	}
@@ -134,6 +141,7 @@ Exit codes:
 	pf.StringVar(&f.Globals.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	pf.StringVar(&f.Globals.LogFormat, "log-format", "console", "log format: console or json")
 	pf.IntVar(&f.Globals.MaxDeliver, "max-deliver", 5, "deliveries of a task before it goes to the dead letters; the same on every node (env ORCHESTRATE_MAX_DELIVER)")
+	pf.DurationVar(&f.Globals.AckWait, "ack-wait", 30*time.Second, "how long a delivered task may go without a sign of life before it is delivered again (workers renew it while they run it); the same on every node")
 	pf.StringVar(&f.Globals.Config, "config", "", "config file (YAML, keys are flag names); default $XDG_CONFIG_HOME/orchestrate/config.yaml when it exists")
 
 	root.AddCommand(

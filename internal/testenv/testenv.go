@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -133,4 +134,15 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Restart shuts the server down and starts it again on the same port with
+// the same store, as an operator's restart would: clients see the
+// connection drop and reconnect, and JetStream recovers its streams.
+func (n *NATS) Restart(t testing.TB) {
+	t.Helper()
+	port := n.Server.Addr().(*net.TCPAddr).Port
+	n.Server.Shutdown()
+	n.Server.WaitForShutdown()
+	n.Server = startNATS(t, port, n.StoreDir)
 }
