@@ -71,6 +71,9 @@ func DecomposeData(goal string, answers map[string]string, data Dataset) (*Plan,
 	if goal == "" {
 		return nil, fmt.Errorf("decompose: %w: describe what to build, e.g. %q", ErrEmptyGoal, scenarios[0].example)
 	}
+	if err := checkText("goal", goal); err != nil {
+		return nil, fmt.Errorf("decompose: %w", err)
+	}
 	filled := DefaultAnswers()
 	for _, k := range slices.Sorted(maps.Keys(answers)) {
 		if _, ok := filled[k]; !ok {

@@ -167,3 +167,22 @@ func TestSinglePlansOneSubtask(t *testing.T) {
 		t.Error("priority urgent was accepted")
 	}
 }
+
+func TestHostileGoalTextsAreRefused(t *testing.T) {
+	for name, goal := range map[string]string{
+		"1 MB":                "churn " + strings.Repeat("x", 1<<20),
+		"a control character": "churn\x1b[31m prediction",
+		"a NUL byte":          "churn\x00",
+		"not UTF-8":           "churn \xff\xfe",
+	} {
+		if _, err := planner.Decompose(goal, nil); !errors.Is(err, planner.ErrInvalidPlan) {
+			t.Errorf("%s: Decompose err = %v, want an invalid plan", name, err)
+		}
+		if _, err := planner.Single(goal, planner.Routing{Role: "r", Skill: "s"}, ""); !errors.Is(err, planner.ErrInvalidPlan) {
+			t.Errorf("%s: Single err = %v, want an invalid plan", name, err)
+		}
+	}
+	if _, err := planner.Decompose("Predict churn\tfor\nall customers", nil); err != nil {
+		t.Errorf("tabs and newlines: %v", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/orchestrate-dev/orchestrate/broker"
 	"github.com/orchestrate-dev/orchestrate/specialists"
@@ -89,6 +91,9 @@ func Single(text string, r Routing, prio string) (*Plan, error) {
 	if text == "" {
 		return nil, fmt.Errorf("%w: describe the task", ErrEmptyGoal)
 	}
+	if err := checkText("task", text); err != nil {
+		return nil, err
+	}
 	p, err := parsePriority(prio)
 	if err != nil {
 		return nil, err
@@ -119,6 +124,27 @@ func (p *Plan) SetPriority(prio string) error {
 	for i := range p.Phases {
 		for j := range p.Phases[i].Subtasks {
 			p.Phases[i].Subtasks[j].Priority = pr
+		}
+	}
+	return nil
+}
+
+// MaxGoalBytes bounds a goal or task text: it travels in every task
+// message and job record.
+const MaxGoalBytes = 4096
+
+// checkText refuses texts no one means: too long, not UTF-8, or with
+// control characters (a tab or a newline is fine).
+func checkText(what, text string) error {
+	if len(text) > MaxGoalBytes {
+		return fmt.Errorf("%w: the %s is %d bytes, more than the %d allowed", ErrInvalidPlan, what, len(text), MaxGoalBytes)
+	}
+	if !utf8.ValidString(text) {
+		return fmt.Errorf("%w: the %s is not valid UTF-8", ErrInvalidPlan, what)
+	}
+	for i, r := range text {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' {
+			return fmt.Errorf("%w: the %s has the control character %U at byte %d", ErrInvalidPlan, what, r, i)
 		}
 	}
 	return nil

@@ -46,6 +46,8 @@ type Globals struct {
 	// AckWait is how long a delivered task may go without a sign of life
 	// before JetStream delivers it again.
 	AckWait time.Duration
+	// Security is what authenticates to the servers beyond their URLs.
+	Security stack.Security
 }
 
 // Factory gives commands their dependencies.
@@ -83,7 +85,8 @@ func (f *Factory) StackOptions(embed bool) stack.Options {
 	return stack.Options{
 		NATSURL: f.Globals.NATS, RedisURL: f.Globals.Redis, Prefix: f.Globals.Prefix,
 		Embed: embed, DataDir: f.Globals.DataDir, Log: f.Logger(),
-		Broker: broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait},
+		Broker:   broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait},
+		Security: f.Globals.Security,
 	}
 }
 
@@ -142,6 +145,15 @@ Exit codes:
 	pf.StringVar(&f.Globals.LogFormat, "log-format", "console", "log format: console or json")
 	pf.IntVar(&f.Globals.MaxDeliver, "max-deliver", 5, "deliveries of a task before it goes to the dead letters; the same on every node (env ORCHESTRATE_MAX_DELIVER)")
 	pf.DurationVar(&f.Globals.AckWait, "ack-wait", 30*time.Second, "how long a delivered task may go without a sign of life before it is delivered again (workers renew it while they run it); the same on every node")
+	sec := &f.Globals.Security
+	pf.StringVar(&sec.NATSCreds, "nats-creds", "", "NATS credentials file (JWT and NKEY seed)")
+	pf.StringVar(&sec.NATSNKey, "nats-nkey", "", "file holding a NATS NKEY seed")
+	pf.StringVar(&sec.NATSCA, "nats-ca", "", "PEM file of the CA that signs the NATS server's certificate (turns TLS on)")
+	pf.StringVar(&sec.NATSCert, "nats-cert", "", "client certificate for NATS (PEM), with --nats-key")
+	pf.StringVar(&sec.NATSKey, "nats-key", "", "client key for NATS (PEM)")
+	pf.StringVar(&sec.RedisCA, "redis-ca", "", "PEM file of the CA that signs the Redis server's certificate (with a rediss:// URL)")
+	pf.StringVar(&sec.RedisCert, "redis-cert", "", "client certificate for Redis (PEM), with --redis-key")
+	pf.StringVar(&sec.RedisKey, "redis-key", "", "client key for Redis (PEM)")
 	pf.StringVar(&f.Globals.Config, "config", "", "config file (YAML, keys are flag names); default $XDG_CONFIG_HOME/orchestrate/config.yaml when it exists")
 
 	root.AddCommand(

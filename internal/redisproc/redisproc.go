@@ -33,6 +33,8 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to answer PING; zero
 	// means 10 seconds.
 	StartTimeout time.Duration
+	// Args are more configuration directives, such as --requirepass.
+	Args []string
 }
 
 // Proc is a running redis-server child.
@@ -74,11 +76,12 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 	if opts.AppendOnly {
 		aof = "yes"
 	}
-	p.cmd = exec.Command(bin,
+	args := append([]string{
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--dir", opts.Dir, "--save", "", "--appendonly", aof,
 		"--logfile", filepath.Join(opts.Dir, "redis.log"),
-		"--protected-mode", "yes", "--daemonize", "no")
+		"--protected-mode", "yes", "--daemonize", "no"}, opts.Args...)
+	p.cmd = exec.Command(bin, args...)
 	// Own process group, so a signal to our group (Ctrl-C) reaches us
 	// first and we stop the server in order.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -164,7 +167,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(string(buf[:n]), "+PONG") {
+	// A server that wants a password answers NOAUTH: it is up.
+	if reply := string(buf[:n]); !strings.HasPrefix(reply, "+PONG") && !strings.HasPrefix(reply, "-NOAUTH") {
 		return fmt.Errorf("unexpected reply %q", buf[:n])
 	}
 	return nil

@@ -5,6 +5,7 @@ package stack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -53,6 +54,8 @@ type Options struct {
 	// Prefix of every Redis key; empty means "orch:".
 	Prefix string
 	Broker broker.Config
+	// Security authenticates to the servers and verifies them.
+	Security Security
 	// Name identifies this client to the NATS server.
 	Name string
 	Log  *zap.Logger
@@ -112,14 +115,22 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s.NATSURL, s.RedisURL = opts.NATSURL, opts.RedisURL
 
-	rdb, err := ConnectRedis(ctx, opts.RedisURL)
+	redisTLS, err := opts.Security.redisTLS()
+	if err != nil {
+		return fail(err)
+	}
+	natsOpts, err := opts.Security.natsOptions()
+	if err != nil {
+		return fail(err)
+	}
+	rdb, err := ConnectRedis(ctx, opts.RedisURL, redisTLS)
 	if err != nil {
 		return fail(err)
 	}
 	s.Redis = rdb
 	s.closers = append(s.closers, func() { _ = rdb.Close() })
 
-	nc, err := broker.Connect(ctx, opts.NATSURL, opts.Name)
+	nc, err := broker.Connect(ctx, opts.NATSURL, opts.Name, natsOpts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -175,10 +186,18 @@ func (s *Stack) Close() {
 
 // ConnectRedis opens a client for a redis:// or rediss:// URL and checks
 // that the server answers; failure names the URL without its password.
-func ConnectRedis(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
+func ConnectRedis(ctx context.Context, rawURL string, tlsConfig *tls.Config) (redis.UniversalClient, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis url %s: %w", broker.Redact(rawURL), err)
+	}
+	if tlsConfig != nil {
+		if opt.TLSConfig == nil {
+			return nil, fmt.Errorf("redis url %s: TLS settings given for a redis:// URL; use rediss://", broker.Redact(rawURL))
+		}
+		tlsConfig = tlsConfig.Clone()
+		tlsConfig.ServerName = opt.TLSConfig.ServerName
+		opt.TLSConfig = tlsConfig
 	}
 	opt.DialTimeout = 3 * time.Second
 	opt.MaxRetries = 3
