@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/orchestrate-dev/orchestrate/broker"
 	"github.com/orchestrate-dev/orchestrate/specialists"
 )
@@ -291,4 +293,30 @@ func describe(st Subtask) string {
 		s += ", depends on " + strings.Join(st.DependsOn, " ")
 	}
 	return s
+}
+
+// UnmarshalYAML reads a history entry whose time may be written in any of
+// YAML's timestamp forms: other tools that rewrite a plan file write
+// "2006-01-02 15:04:05+00:00" where this one writes RFC 3339.
+func (c *Change) UnmarshalYAML(n *yaml.Node) error {
+	var raw struct {
+		Time    string `yaml:"time"`
+		Action  string `yaml:"action"`
+		Subtask string `yaml:"subtask"`
+		Detail  string `yaml:"detail"`
+	}
+	if err := n.Decode(&raw); err != nil {
+		return err
+	}
+	*c = Change{Action: raw.Action, Subtask: raw.Subtask, Detail: raw.Detail}
+	if raw.Time == "" {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999 -07:00", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.Parse(layout, raw.Time); err == nil {
+			c.Time = t.UTC()
+			return nil
+		}
+	}
+	return fmt.Errorf("line %d: history time %q is not a timestamp", n.Line, raw.Time)
 }

@@ -225,3 +225,15 @@ func FuzzReadYAML(f *testing.F) {
 		}
 	})
 }
+
+// Tools that rewrite plan files write YAML timestamps their own way.
+func TestHistoryTimesInOtherTimestampForms(t *testing.T) {
+	file := "name: p\nphases:\n  - name: a\n    subtasks:\n      - {id: x, role: r, skill: s}\nhistory:\n  - time: 2026-11-26 04:33:44+00:00\n    action: created\n  - time: 2026-11-26T04:35:00Z\n    action: approved\n"
+	p, err := planner.ReadYAML([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.History) != 2 || p.History[0].Time.Minute() != 33 || p.History[1].Action != "approved" {
+		t.Errorf("history %+v", p.History)
+	}
+}
