@@ -22,6 +22,9 @@ type Config struct {
 	// MaxDeliver bounds the deliveries of one task publication; zero
 	// means 5.
 	MaxDeliver int
+	// RoleMaxDeliver overrides MaxDeliver for some roles: a role whose
+	// tasks are expensive to retry may allow fewer deliveries.
+	RoleMaxDeliver map[string]int
 	// MaxAckPending bounds the unacknowledged tasks of one consumer across
 	// all workers; zero means 10,000. It must be at least the total
 	// concurrency of the role's workers.
@@ -184,11 +187,19 @@ func (b *Broker) consumerConfig(role string, p Priority) jetstream.ConsumerConfi
 		FilterSubject: TaskSubject(role, p),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       b.cfg.AckWait,
-		MaxDeliver:    b.cfg.MaxDeliver,
+		MaxDeliver:    b.MaxDeliver(role),
 		MaxAckPending: b.cfg.MaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      b.cfg.Replicas,
 	}
+}
+
+// MaxDeliver returns the deliveries a task of the role may have.
+func (b *Broker) MaxDeliver(role string) int {
+	if n := b.cfg.RoleMaxDeliver[role]; n > 0 {
+		return n
+	}
+	return b.cfg.MaxDeliver
 }
 
 // Consumer returns the bound durable consumer of a role and priority.

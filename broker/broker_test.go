@@ -181,3 +181,27 @@ func TestConnectToAnUnreachableServerNamesTheURLQuickly(t *testing.T) {
 		t.Errorf("took %s, want under 10s", d)
 	}
 }
+
+func TestMaxDeliverPerRole(t *testing.T) {
+	n := testenv.StartNATS(t)
+	b, err := broker.New(n.Connect(t), broker.Config{MaxDeliver: 4, RoleMaxDeliver: map[string]int{"slow": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.MaxDeliver("slow") != 2 || b.MaxDeliver("fast") != 4 {
+		t.Errorf("max deliver: slow %d, fast %d", b.MaxDeliver("slow"), b.MaxDeliver("fast"))
+	}
+	ctx := context.Background()
+	if err := b.EnsureTopology(ctx, []string{"slow", "fast"}); err != nil {
+		t.Fatal(err)
+	}
+	for role, want := range map[string]int{"slow": 2, "fast": 4} {
+		c, err := b.Consumer(ctx, role, broker.Normal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.CachedInfo().Config.MaxDeliver; got != want {
+			t.Errorf("consumer of %s: MaxDeliver %d, want %d", role, got, want)
+		}
+	}
+}

@@ -100,6 +100,17 @@ func (p *Pool) skip(ctx context.Context, x *execution, verdict string) {
 		}
 		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventSkipped, Worker: x.a.id, Summary: "already succeeded"})
 		_ = m.Ack()
+	case "missing":
+		// No job's ledger knows the task: a forged or stray message, or
+		// one whose job was deleted. It goes where people look for what
+		// did not run, once.
+		errText := fmt.Sprintf("task %s of job %s is in no job's ledger", t.ID, t.Job)
+		if err := p.deps.Broker.DeadLetter(ctx, t.Role, m.Data(), t.Job, t.ID, errText, x.a.id, 0); err != nil {
+			p.log.Warn("dead-letter", zap.String("task", t.ID), zap.Error(err))
+			_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
+			return
+		}
+		_ = m.Term()
 	default:
 		_ = m.Ack()
 	}
@@ -257,7 +268,7 @@ func (p *Pool) fail(ctx context.Context, x *execution, cause error) {
 	}
 	errText := cause.Error()
 	attempts := x.run.Attempts
-	maxDeliver := p.deps.Broker.Config().MaxDeliver
+	maxDeliver := p.deps.Broker.MaxDeliver(t.Role)
 	if !specialists.IsPermanent(cause) && x.delivered < maxDeliver {
 		delay := retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax)
 		if err := p.deps.Ledger.Retry(ctx, t.Job, t.ID, errText, x.run); err != nil {

@@ -373,23 +373,46 @@ func TestAPanickingSkillFailsItsTaskAndNotTheWorker(t *testing.T) {
 	}
 }
 
-func TestAnUndecodableMessageIsDeadLetteredNotRetried(t *testing.T) {
+func TestHostileMessagesAreDeadLetteredNotRetried(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, broker.Config{})
 	e.startPool(t, workers.Config{MaxAgents: 1})
-	if _, err := e.broker.JetStream().Publish(ctx, broker.TaskSubject("diag", broker.High), []byte("{not json")); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name, payload, want string
+	}{
+		{"malformed JSON", "{not json", "bad task message"},
+		{"a wrong version", `{"v":99,"job":"j","task":"t","role":"diag","skill":"noop"}`, "version 99"},
+		{"an invalid id", `{"v":1,"job":"../etc","task":"t","role":"diag","skill":"noop"}`, "invalid job"},
+		{"a job no ledger knows", `{"v":1,"job":"ghost-job","task":"t","role":"wizard","skill":"noop"}`, "in no job's ledger"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := e.broker.JetStream().Publish(ctx, broker.TaskSubject("diag", broker.High), []byte(c.payload)); err != nil {
+				t.Fatal(err)
+			}
+			testenv.Eventually(t, 10*time.Second, "the message in the dead letters", func() bool {
+				letters, err := e.broker.DeadLetters(ctx, "", "")
+				if err != nil {
+					return false
+				}
+				for _, l := range letters {
+					if string(l.Payload) == c.payload && strings.Contains(l.Error, c.want) {
+						return true
+					}
+				}
+				return false
+			})
+		})
 	}
-	dlq, _ := e.broker.JetStream().Stream(ctx, broker.DLQStream)
-	testenv.Eventually(t, 10*time.Second, "the message in the dead letters", func() bool {
-		m, err := dlq.GetLastMsgForSubject(ctx, broker.DLQSubject("diag"))
-		return err == nil && string(m.Data) == "{not json" && strings.Contains(m.Header.Get(broker.HdrError), "bad task message")
-	})
 	s, _ := e.broker.JetStream().Stream(ctx, broker.TasksStream)
 	testenv.Eventually(t, 5*time.Second, "ORCH_TASKS to be empty", func() bool {
 		info, err := s.Info(ctx)
 		return err == nil && info.State.Msgs == 0
 	})
+	// The pool still works.
+	job := e.submit(t, onePhase(subtask("after", "noop", nil)))
+	if js := e.waitDone(t, job, 10*time.Second); js.State != planner.JobSucceeded {
+		t.Errorf("a job after the hostile messages: %s", js.State)
+	}
 }
 
 func TestAgentsAreListedWhileThePoolRuns(t *testing.T) {

@@ -220,3 +220,25 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestDeliveryFlagsAreChecked(t *testing.T) {
+	isolate(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"jobs", "--max-deliver", "0"}, "--max-deliver 0: want at least 1"},
+		{[]string{"jobs", "--max-deliver-role", "data-science-analyst"}, `--max-deliver-role "data-science-analyst": want ROLE=N`},
+		{[]string{"jobs", "--max-deliver-role", "data-science-analyst=0"}, "N at least 1"},
+		{[]string{"jobs", "--ack-wait", "10ms"}, "--ack-wait 10ms: want at least 100ms"},
+	} {
+		code, _, stderr := execute(t, c.args...)
+		if code != ExitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
+	}
+	m, err := parseRoleMaxDeliver([]string{"data-science-analyst=2", "collector=1"})
+	if err != nil || m["data-science-analyst"] != 2 || m["collector"] != 1 {
+		t.Errorf("parsed %v, %v", m, err)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +50,8 @@ type Globals struct {
 	AckWait time.Duration
 	// Security is what authenticates to the servers beyond their URLs.
 	Security stack.Security
+	// RoleMaxDeliver are ROLE=N overrides of MaxDeliver.
+	RoleMaxDeliver []string
 }
 
 // Factory gives commands their dependencies.
@@ -55,6 +59,8 @@ type Factory struct {
 	IO      IOStreams
 	Globals Globals
 	log     *zap.Logger
+	// roleMaxDeliver is Globals.RoleMaxDeliver parsed.
+	roleMaxDeliver map[string]int
 }
 
 // Logger returns the process logger, built on first use from the log
@@ -85,7 +91,7 @@ func (f *Factory) StackOptions(embed bool) stack.Options {
 	return stack.Options{
 		NATSURL: f.Globals.NATS, RedisURL: f.Globals.Redis, Prefix: f.Globals.Prefix,
 		Embed: embed, DataDir: f.Globals.DataDir, Log: f.Logger(),
-		Broker:   broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait},
+		Broker:   broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait, RoleMaxDeliver: f.roleMaxDeliver},
 		Security: f.Globals.Security,
 	}
 }
@@ -119,12 +125,15 @@ Exit codes:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if err := applyEnvAndConfig(cmd); err != nil {
 				return err
 			}
 			if f.Globals.MaxDeliver < 1 {
 				return usagef("--max-deliver %d: want at least 1", f.Globals.MaxDeliver)
+			}
+			if f.roleMaxDeliver, err = parseRoleMaxDeliver(f.Globals.RoleMaxDeliver); err != nil {
+				return err
 			}
 			if f.Globals.AckWait < 100*time.Millisecond {
 				return usagef("--ack-wait %s: want at least 100ms", f.Globals.AckWait)
@@ -144,6 +153,7 @@ Exit codes:
 	pf.StringVar(&f.Globals.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	pf.StringVar(&f.Globals.LogFormat, "log-format", "console", "log format: console or json")
 	pf.IntVar(&f.Globals.MaxDeliver, "max-deliver", 5, "deliveries of a task before it goes to the dead letters; the same on every node (env ORCHESTRATE_MAX_DELIVER)")
+	pf.StringSliceVar(&f.Globals.RoleMaxDeliver, "max-deliver-role", nil, "ROLE=N: deliveries of a task of that role before it goes to the dead letters, overriding --max-deliver (repeatable)")
 	pf.DurationVar(&f.Globals.AckWait, "ack-wait", 30*time.Second, "how long a delivered task may go without a sign of life before it is delivered again (workers renew it while they run it); the same on every node")
 	sec := &f.Globals.Security
 	pf.StringVar(&sec.NATSCreds, "nats-creds", "", "NATS credentials file (JWT and NKEY seed)")
@@ -264,4 +274,18 @@ func Execute(args []string, streams IOStreams) int {
 		return code
 	}
 	return ExitOK
+}
+
+// parseRoleMaxDeliver reads ROLE=N overrides.
+func parseRoleMaxDeliver(pairs []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, p := range pairs {
+		role, n, ok := strings.Cut(p, "=")
+		v, err := strconv.Atoi(n)
+		if !ok || !broker.ValidID(role) || err != nil || v < 1 {
+			return nil, usagef("--max-deliver-role %q: want ROLE=N with N at least 1", p)
+		}
+		out[role] = v
+	}
+	return out, nil
 }
