@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,64 @@ func TestAuthenticatedEncryptedConnections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Redis over TLS: a rediss:// URL with the CA verifies the server and
+// presents a client certificate; without the CA the connection is refused
+// naming the certificate problem.
+func TestRedisOverTLS(t *testing.T) {
+	ctx := context.Background()
+	ca := newCA(t)
+	serverCert, serverKey := ca.issue(t, "redis-server", x509.ExtKeyUsageServerAuth)
+	clientCert, clientKey := ca.issue(t, "orchestrate-redis", x509.ExtKeyUsageClientAuth)
+	tlsPort, err := redisproc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := redisproc.Start(ctx, redisproc.Options{Args: []string{
+		"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", serverCert, "--tls-key-file", serverKey,
+		"--tls-ca-cert-file", ca.File, "--tls-auth-clients", "yes", "--requirepass", "r3dis-s3cret"}})
+	if err != nil {
+		t.Fatalf("redis-server with TLS: %v", err)
+	}
+	t.Cleanup(p.Stop)
+	natsURL := startPlainNATS(t)
+	url := "rediss://:r3dis-s3cret@127.0.0.1:" + strconv.Itoa(tlsPort)
+	st, err := stack.Open(ctx, stack.Options{NATSURL: natsURL, RedisURL: url, Prefix: "tls:", Log: zap.NewNop(),
+		Security: stack.Security{RedisCA: ca.File, RedisCert: clientCert, RedisKey: clientKey}})
+	if err != nil {
+		t.Fatalf("over TLS: %v", err)
+	}
+	if js := runDiagJob(t, st); js.State != "succeeded" {
+		t.Errorf("job over Redis TLS: %s", js.State)
+	}
+	st.Close()
+	start := time.Now()
+	_, err = stack.Open(ctx, stack.Options{NATSURL: natsURL, RedisURL: url, Prefix: "tls:", Log: zap.NewNop()})
+	if !errors.Is(err, stack.ErrRedisUnreachable) || !strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "r3dis-s3cret") {
+		t.Errorf("without the CA: err = %v, want a certificate problem without the password", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s to fail", d)
+	}
+	if _, err := stack.Open(ctx, stack.Options{NATSURL: natsURL, RedisURL: "redis://127.0.0.1:" + strconv.Itoa(tlsPort), Log: zap.NewNop(),
+		Security: stack.Security{RedisCA: ca.File}}); err == nil || !strings.Contains(err.Error(), "use rediss://") {
+		t.Errorf("TLS settings with redis://: err = %v", err)
+	}
+}
+
+func startPlainNATS(t *testing.T) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(s.Shutdown)
+	return s.ClientURL()
 }
 
 func TestBadSecuritySettingsAreNamed(t *testing.T) {
