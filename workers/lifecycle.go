@@ -67,8 +67,13 @@ func (p *Pool) process(ctx context.Context, a *agent, m jetstream.Msg) {
 	if p.cfg.OnStart != nil {
 		p.cfg.OnStart(t, a.id)
 	}
+	obs := p.cfg.Observer
+	obs.TaskStarted(t.Role, t.Skill)
+	outcome := OutcomeInterrupted
+	defer func() { obs.TaskEnded(t.Role, t.Skill, outcome, time.Since(x.run.Started)) }()
 	res, err := p.execute(ctx, x)
 	if why := x.abandoned.Load(); why != "" {
+		outcome = OutcomeAbandoned
 		p.setIdle(ctx, a)
 		p.skip(ctx, x, why)
 		return
@@ -76,10 +81,20 @@ func (p *Pool) process(ctx context.Context, a *agent, m jetstream.Msg) {
 	if err == nil {
 		err = p.succeed(ctx, x, res)
 		if err == nil {
+			outcome = OutcomeSucceeded
+			obs.ArtifactBytes(t.Role, resultBytes(res))
 			return
 		}
 	}
-	p.fail(ctx, x, err)
+	outcome = p.fail(ctx, x, err)
+}
+
+func resultBytes(res *specialists.Result) int {
+	n := 0
+	for _, f := range res.Files {
+		n += len(f.Data)
+	}
+	return n
 }
 
 // skip handles a delivery that must not be executed (or whose execution
@@ -254,8 +269,8 @@ func (p *Pool) release(ctx context.Context, job string, ready []*broker.Task) er
 }
 
 // fail decides between handing the task back (shutdown), retrying it with
-// backoff, and dead-lettering it.
-func (p *Pool) fail(ctx context.Context, x *execution, cause error) {
+// backoff, and dead-lettering it, and returns which it did.
+func (p *Pool) fail(ctx context.Context, x *execution, cause error) string {
 	t, a, m := x.t, x.a, x.m
 	bg := context.WithoutCancel(ctx)
 	if ctx.Err() != nil {
@@ -264,7 +279,7 @@ func (p *Pool) fail(ctx context.Context, x *execution, cause error) {
 		_ = p.deps.Ledger.Retry(bg, t.Job, t.ID, "interrupted by worker shutdown", x.run)
 		p.setIdle(bg, a)
 		_ = m.Nak()
-		return
+		return OutcomeInterrupted
 	}
 	errText := cause.Error()
 	attempts := x.run.Attempts
@@ -278,12 +293,12 @@ func (p *Pool) fail(ctx context.Context, x *execution, cause error) {
 		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRetrying, Worker: a.id, Attempt: attempts, Error: errText})
 		p.log.Info("task failed, will retry", zap.String("job", t.Job), zap.String("task", t.ID), zap.Int("delivery", x.delivered), zap.Duration("delay", delay), zap.Error(cause))
 		_ = m.NakWithDelay(delay)
-		return
+		return OutcomeRetried
 	}
 	if err := p.deps.Broker.DeadLetter(ctx, t.Role, m.Data(), t.Job, t.ID, errText, a.id, attempts); err != nil {
 		p.log.Warn("dead-letter", zap.String("task", t.ID), zap.Error(err))
 		_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
-		return
+		return OutcomeRetried
 	}
 	dead, err := p.deps.Ledger.Dead(ctx, t.Job, t.ID, errText, x.run)
 	if err != nil {
@@ -299,6 +314,7 @@ func (p *Pool) fail(ctx context.Context, x *execution, cause error) {
 		p.event(broker.Event{Job: t.Job, Kind: broker.EventJobFailed, Error: fmt.Sprintf("task %s: %s", t.ID, errText)})
 	}
 	_ = m.Term()
+	return OutcomeDead
 }
 
 // deadLetterUndecodable moves a message that is not a task to the

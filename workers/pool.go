@@ -54,6 +54,8 @@ type Config struct {
 	Env map[string]string
 	// OnStart, when set, is called as each task starts executing.
 	OnStart func(t *broker.Task, agent string)
+	// Observer hears what the agents do, for metrics; nil means none.
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -74,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StarvationLimit <= 0 {
 		c.StarvationLimit = 8
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	if c.RetryInitial <= 0 {
 		c.RetryInitial = time.Second

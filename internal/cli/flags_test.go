@@ -81,7 +81,8 @@ func TestWorkerSubmitStatusCollectBenchFlags(t *testing.T) {
 		want string
 		err  string
 	}{
-		{"worker takes roles and agents", workerCmd, []string{"worker", "--roles", "a,b", "--max-agents", "2"}, "{[a b] 2 30s}", ""},
+		{"worker takes roles and agents", workerCmd, []string{"worker", "--roles", "a,b", "--max-agents", "2"}, "{[a b] 2 30s }", ""},
+		{"worker serves endpoints", workerCmd, []string{"worker", "--roles", "a", "--http", ":8080"}, "{[a] 4 30s :8080}", ""},
 		{"worker needs roles", workerCmd, []string{"worker"}, "", "--roles is required"},
 		{"submit takes the goal", submitCmd, []string{"submit", "g", "--decompose", "--wait", "-o", "json"}, "{g true   normal  true json {    0 42}}", ""},
 		{"submit to an agent", submitCmd, []string{"submit", "t", "--agent", "ml-systems-architect", "--skill", "scaffold", "--priority", "high"}, "{t false ml-systems-architect scaffold high  false text {    0 42}}", ""},

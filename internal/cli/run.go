@@ -70,7 +70,7 @@ the configured servers until interrupted.`,
 				return runF(cmd.Context(), opts)
 			}
 			if opts.Goal == "" {
-				return serve(cmd.Context(), f, opts.Roles, opts.MaxAgents, opts.Grace)
+				return serve(cmd.Context(), f, serveOptions{roles: opts.Roles, maxAgents: opts.MaxAgents, grace: opts.Grace})
 			}
 			return runGoal(cmd.Context(), f, opts)
 		},
@@ -141,36 +141,61 @@ func runGoal(ctx context.Context, f *Factory, opts *RunOptions) error {
 	return finish(ctx, f, st, job, out, opts.Output)
 }
 
+// serveOptions are how an agent pool serves.
+type serveOptions struct {
+	roles     []string
+	maxAgents int
+	grace     time.Duration
+	// http, when set, is the address of /healthz, /readyz and /metrics.
+	http string
+}
+
 // serve runs an agent pool until ctx is cancelled, then shuts it down
 // gracefully.
-func serve(ctx context.Context, f *Factory, roles []string, maxAgents int, grace time.Duration) error {
+func serve(ctx context.Context, f *Factory, o serveOptions) error {
+	cfg := workers.Config{Roles: o.roles, MaxAgents: o.maxAgents, Grace: o.grace}
+	var ep *endpoints
+	if o.http != "" {
+		var err error
+		if ep, err = startEndpoints(o.http); err != nil {
+			return err
+		}
+		defer ep.close()
+		cfg.Observer = ep.metrics
+	}
 	st, err := stack.Open(ctx, f.StackOptions(false))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if len(roles) == 0 {
-		roles = st.Skills.Roles()
+	if len(cfg.Roles) == 0 {
+		cfg.Roles = st.Skills.Roles()
 	}
-	for _, r := range roles {
+	for _, r := range cfg.Roles {
 		if !st.Skills.HasRole(r) {
 			return usagef("--roles: unknown role %q (known: %v)", r, st.Skills.Roles())
 		}
 	}
-	if err := st.Broker.EnsureTopology(ctx, roles); err != nil {
+	if err := st.Broker.EnsureTopology(ctx, cfg.Roles); err != nil {
 		return err
 	}
-	pool, err := workers.NewPool(st.PoolDeps(f.Logger()), workers.Config{Roles: roles, MaxAgents: maxAgents, Grace: grace})
+	pool, err := workers.NewPool(st.PoolDeps(f.Logger()), cfg)
 	if err != nil {
 		return err
 	}
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
-	f.Logger().Info("agents serving", zap.Strings("roles", roles), zap.Int("agents", maxAgents))
-	fmt.Fprintf(f.IO.ErrOut, "serving %v with %d agents; interrupt to stop\n", roles, maxAgents)
+	if ep != nil {
+		ep.serving(st)
+	}
+	f.Logger().Info("agents serving", zap.Strings("roles", cfg.Roles), zap.Int("agents", cfg.MaxAgents))
+	fmt.Fprintf(f.IO.ErrOut, "serving %v with %d agents; interrupt to stop\n", cfg.Roles, cfg.MaxAgents)
 	<-ctx.Done()
-	fmt.Fprintf(f.IO.ErrOut, "stopping: finishing running tasks (up to %s)\n", grace)
+	if ep != nil {
+		ep.draining()
+	}
+	fmt.Fprintf(f.IO.ErrOut, "stopping: finishing running tasks (up to %s)\n", o.grace)
 	pool.Shutdown(context.Background())
 	return nil
 }

@@ -24,6 +24,8 @@ var orchestratorOnly = []string{
 	// The terminal: progress bars and the pseudo-terminal of tests.
 	"github.com/vbauerster/", "github.com/VividCortex/ewma", "github.com/acarl005/stripansi",
 	"github.com/clipperhouse/", "github.com/mattn/go-runewidth", "github.com/creack/pty", "golang.org/x/term",
+	// The workers' metrics.
+	"github.com/prometheus/", "github.com/beorn7/perks", "github.com/munnerz/goautoneg",
 }
 
 // goModFiles returns the generated project's go.mod and go.sum. The go.sum
