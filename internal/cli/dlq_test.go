@@ -132,3 +132,36 @@ func TestPurgeNeedsConfirmation(t *testing.T) {
 func regexpLine(s, pattern string) bool {
 	return regexp.MustCompile(`(?m)^\s*` + pattern).MatchString(s)
 }
+
+func TestBrokerInitCreatesEveryConsumer(t *testing.T) {
+	c := startCluster(t)
+	code, stdout, stderr := c.run(t, "broker", "init", "--max-deliver-role", "data-science-analyst=2", "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep TopologyReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Streams) != 3 || len(rep.Consumers) != 3*len(c.st.Skills.Roles()) {
+		t.Errorf("report %+v", rep)
+	}
+	ctx := context.Background()
+	for _, name := range rep.Consumers {
+		info, err := c.st.Broker.JetStream().Consumer(ctx, broker.TasksStream, name)
+		if err != nil {
+			t.Errorf("consumer %s: %v", name, err)
+			continue
+		}
+		want := 5
+		if strings.HasPrefix(name, "tasks-data-science-analyst-") {
+			want = 2
+		}
+		if got := info.CachedInfo().Config.MaxDeliver; got != want {
+			t.Errorf("consumer %s: max deliver %d, want %d", name, got, want)
+		}
+	}
+	if code, _, stderr := c.run(t, "broker", "init", "--roles", "wizard"); code != ExitUsage || !strings.Contains(stderr, `unknown role "wizard"`) {
+		t.Errorf("unknown role: exit %d, %s", code, stderr)
+	}
+}

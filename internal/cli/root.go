@@ -172,6 +172,7 @@ Exit codes:
 		NewCmdSubmit(f, nil),
 		NewCmdExecutePlan(f, nil),
 		NewCmdDLQ(f, nil),
+		NewCmdBroker(f, nil),
 		NewCmdReplay(f, nil),
 		NewCmdPlan(f, nil),
 		NewCmdPlans(f, nil),
