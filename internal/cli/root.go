@@ -52,6 +52,8 @@ type Globals struct {
 	Security stack.Security
 	// RoleMaxDeliver are ROLE=N overrides of MaxDeliver.
 	RoleMaxDeliver []string
+	// StreamReplicas is the replication of the JetStream streams.
+	StreamReplicas int
 }
 
 // Factory gives commands their dependencies.
@@ -91,7 +93,7 @@ func (f *Factory) StackOptions(embed bool) stack.Options {
 	return stack.Options{
 		NATSURL: f.Globals.NATS, RedisURL: f.Globals.Redis, Prefix: f.Globals.Prefix,
 		Embed: embed, DataDir: f.Globals.DataDir, Log: f.Logger(),
-		Broker:   broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait, RoleMaxDeliver: f.roleMaxDeliver},
+		Broker:   broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait, RoleMaxDeliver: f.roleMaxDeliver, Replicas: f.Globals.StreamReplicas},
 		Security: f.Globals.Security,
 	}
 }
@@ -135,6 +137,9 @@ Exit codes:
 			if f.roleMaxDeliver, err = parseRoleMaxDeliver(f.Globals.RoleMaxDeliver); err != nil {
 				return err
 			}
+			if r := f.Globals.StreamReplicas; r < 1 || r > 5 {
+				return usagef("--stream-replicas %d: want 1 to 5", r)
+			}
 			if f.Globals.AckWait < 100*time.Millisecond {
 				return usagef("--ack-wait %s: want at least 100ms", f.Globals.AckWait)
 			}
@@ -154,6 +159,7 @@ Exit codes:
 	pf.StringVar(&f.Globals.LogFormat, "log-format", "console", "log format: console or json")
 	pf.IntVar(&f.Globals.MaxDeliver, "max-deliver", 5, "deliveries of a task before it goes to the dead letters; the same on every node (env ORCHESTRATE_MAX_DELIVER)")
 	pf.StringSliceVar(&f.Globals.RoleMaxDeliver, "max-deliver-role", nil, "ROLE=N: deliveries of a task of that role before it goes to the dead letters, overriding --max-deliver (repeatable)")
+	pf.IntVar(&f.Globals.StreamReplicas, "stream-replicas", 1, "replicas of each JetStream stream (3 in a NATS cluster); set where streams are created (broker init)")
 	pf.DurationVar(&f.Globals.AckWait, "ack-wait", 30*time.Second, "how long a delivered task may go without a sign of life before it is delivered again (workers renew it while they run it); the same on every node")
 	sec := &f.Globals.Security
 	pf.StringVar(&sec.NATSCreds, "nats-creds", "", "NATS credentials file (JWT and NKEY seed)")

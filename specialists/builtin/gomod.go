@@ -26,6 +26,15 @@ var orchestratorOnly = []string{
 	"github.com/clipperhouse/", "github.com/mattn/go-runewidth", "github.com/creack/pty", "golang.org/x/term",
 	// The workers' metrics.
 	"github.com/prometheus/", "github.com/beorn7/perks", "github.com/munnerz/goautoneg",
+	// The Helm chart's test (package charts): Helm, the Kubernetes API types
+	// and what they bring.
+	"helm.sh/", "k8s.io/", "sigs.k8s.io/", "dario.cat/mergo", "github.com/BurntSushi/toml",
+	"github.com/Masterminds/", "github.com/asaskevich/govalidator", "github.com/cyphar/filepath-securejoin",
+	"github.com/davecgh/go-spew", "github.com/emicklei/go-restful", "github.com/fxamacker/cbor",
+	"github.com/go-logr/", "github.com/go-openapi/", "github.com/gobwas/glob", "github.com/google/gnostic-models",
+	"github.com/google/uuid", "github.com/huandu/xstrings", "github.com/json-iterator/go", "github.com/mitchellh/",
+	"github.com/modern-go/", "github.com/santhosh-tekuri/jsonschema", "github.com/shopspring/decimal",
+	"github.com/x448/float16", "go.yaml.in/", "golang.org/x/net", "golang.org/x/oauth2", "gopkg.in/inf.v0",
 }
 
 // goModFiles returns the generated project's go.mod and go.sum. The go.sum
