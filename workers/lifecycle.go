@@ -50,10 +50,12 @@ func (p *Pool) process(ctx context.Context, a *agent, m jetstream.Msg) {
 	x := &execution{t: t, m: m, a: a, delivered: 1}
 	if md, err := m.Metadata(); err == nil {
 		x.delivered = int(md.NumDelivered)
+		p.cfg.Observer.TaskPickedUp(t.Role, time.Since(md.Timestamp))
 	}
 	check, err := p.deps.Ledger.Check(ctx, t, a.id)
 	if err != nil {
 		p.log.Warn("check task", zap.String("task", t.ID), zap.Error(err))
+		p.cfg.Observer.ServerError("redis")
 		_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 		return
 	}
@@ -110,6 +112,7 @@ func (p *Pool) skip(ctx context.Context, x *execution, verdict string) {
 		// dependents were published: publish any still waiting.
 		if err := p.releaseAgain(ctx, t); err != nil {
 			p.log.Warn("re-release dependents", zap.String("task", t.ID), zap.Error(err))
+			p.cfg.Observer.ServerError("nats")
 			_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 			return
 		}
@@ -122,6 +125,7 @@ func (p *Pool) skip(ctx context.Context, x *execution, verdict string) {
 		errText := fmt.Sprintf("task %s of job %s is in no job's ledger", t.ID, t.Job)
 		if err := p.deps.Broker.DeadLetter(ctx, t.Role, m.Data(), t.Job, t.ID, errText, x.a.id, 0); err != nil {
 			p.log.Warn("dead-letter", zap.String("task", t.ID), zap.Error(err))
+			p.cfg.Observer.ServerError("nats")
 			_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 			return
 		}
@@ -185,6 +189,7 @@ func (p *Pool) claim(ctx context.Context, cancel context.CancelFunc, x *executio
 	if err != nil {
 		if ctx.Err() == nil {
 			p.log.Warn("claim task", zap.String("task", x.t.ID), zap.Error(err))
+			p.cfg.Observer.ServerError("redis")
 		}
 	} else if !c.Run() {
 		x.abandoned.Store(c.Verdict)
@@ -236,6 +241,7 @@ func (p *Pool) succeed(ctx context.Context, x *execution, res *specialists.Resul
 		// missing. A redelivery finds the task succeeded and publishes
 		// the dependents still ready.
 		p.log.Error("publish released dependents", zap.String("job", t.Job), zap.String("task", t.ID), zap.Error(err))
+		p.cfg.Observer.ServerError("nats")
 		_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 		return nil
 	}
@@ -288,6 +294,7 @@ func (p *Pool) fail(ctx context.Context, x *execution, cause error) string {
 		delay := retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax)
 		if err := p.deps.Ledger.Retry(ctx, t.Job, t.ID, errText, x.run); err != nil {
 			p.log.Warn("record retry", zap.String("task", t.ID), zap.Error(err))
+			p.cfg.Observer.ServerError("redis")
 		}
 		p.setIdle(ctx, a)
 		p.event(broker.Event{Job: t.Job, Task: t.ID, Role: t.Role, Kind: broker.EventRetrying, Worker: a.id, Attempt: attempts, Error: errText})
@@ -297,12 +304,14 @@ func (p *Pool) fail(ctx context.Context, x *execution, cause error) string {
 	}
 	if err := p.deps.Broker.DeadLetter(ctx, t.Role, m.Data(), t.Job, t.ID, errText, a.id, attempts); err != nil {
 		p.log.Warn("dead-letter", zap.String("task", t.ID), zap.Error(err))
+		p.cfg.Observer.ServerError("nats")
 		_ = m.NakWithDelay(retryDelay(x.delivered, p.cfg.RetryInitial, p.cfg.RetryMax))
 		return OutcomeRetried
 	}
 	dead, err := p.deps.Ledger.Dead(ctx, t.Job, t.ID, errText, x.run)
 	if err != nil {
 		p.log.Warn("record death", zap.String("task", t.ID), zap.Error(err))
+		p.cfg.Observer.ServerError("redis")
 	}
 	p.setIdle(ctx, a)
 	p.log.Warn("task dead", zap.String("job", t.Job), zap.String("task", t.ID), zap.Int("attempts", attempts), zap.Error(cause))
@@ -326,6 +335,7 @@ func (p *Pool) deadLetterUndecodable(ctx context.Context, a *agent, m jetstream.
 	}
 	if err := p.deps.Broker.DeadLetter(ctx, role, m.Data(), "", "", cause.Error(), a.id, 1); err != nil {
 		p.log.Warn("dead-letter undecodable message", zap.Error(err))
+		p.cfg.Observer.ServerError("nats")
 		_ = m.NakWithDelay(p.cfg.RetryMax)
 		return
 	}
@@ -371,5 +381,6 @@ func (s *atomicString) Load() string {
 func (p *Pool) event(e broker.Event) {
 	if err := p.deps.Broker.PublishEvent(e); err != nil {
 		p.log.Warn("publish event", zap.String("kind", e.Kind), zap.Error(err))
+		p.cfg.Observer.ServerError("nats")
 	}
 }

@@ -21,6 +21,11 @@ type Observer interface {
 	TaskEnded(role, skill, outcome string, d time.Duration)
 	// ArtifactBytes reports the bytes a succeeded task recorded.
 	ArtifactBytes(role string, n int)
+	// TaskPickedUp reports how long a delivery waited, from its
+	// publication (or redelivery) to an agent taking it.
+	TaskPickedUp(role string, wait time.Duration)
+	// ServerError counts a failed call to a server: "nats" or "redis".
+	ServerError(server string)
 }
 
 // noObserver is the Observer of a pool that has none.
@@ -29,3 +34,5 @@ type noObserver struct{}
 func (noObserver) TaskStarted(string, string)                      {}
 func (noObserver) TaskEnded(string, string, string, time.Duration) {}
 func (noObserver) ArtifactBytes(string, int)                       {}
+func (noObserver) TaskPickedUp(string, time.Duration)              {}
+func (noObserver) ServerError(string)                              {}

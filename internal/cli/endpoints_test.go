@@ -110,7 +110,8 @@ func TestWorkerEndpoints(t *testing.T) {
 	})
 	_, body := get(addr, "/metrics")
 	for _, want := range []string{`orchestrate_tasks_started_total{role="diag",skill="noop"} 5`, `orchestrate_artifact_bytes_total{role="diag"}`,
-		`orchestrate_task_duration_seconds_count{outcome="succeeded",role="diag",skill="noop"} 5`, "go_goroutines"} {
+		`orchestrate_task_duration_seconds_count{outcome="succeeded",role="diag",skill="noop"} 5`,
+		`orchestrate_task_pickup_seconds_count{role="diag"} 6`, `orchestrate_server_errors_total{server="redis"} 0`, "go_goroutines"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

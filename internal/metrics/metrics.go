@@ -21,6 +21,8 @@ type Worker struct {
 	duration  *prometheus.HistogramVec
 	inFlight  *prometheus.GaugeVec
 	artifacts *prometheus.CounterVec
+	pickup    *prometheus.HistogramVec
+	errors    *prometheus.CounterVec
 }
 
 // NewWorker registers the worker's metrics, and Go's and the process's.
@@ -45,8 +47,19 @@ func NewWorker() *Worker {
 		artifacts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orchestrate_artifact_bytes_total", Help: "Bytes of artifacts recorded by succeeded tasks, by role.",
 		}, []string{"role"}),
+		pickup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "orchestrate_task_pickup_seconds", Help: "Time from a task's publication (or redelivery) to an agent taking it, by role.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 12),
+		}, []string{"role"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrate_server_errors_total", Help: "Failed calls to the servers, by server (nats, redis).",
+		}, []string{"server"}),
 	}
-	w.reg.MustRegister(w.started, w.ended, w.duration, w.inFlight, w.artifacts,
+	// Both series exist from the start, so that a rate over them is 0,
+	// not absent, until the first error.
+	w.errors.WithLabelValues("nats")
+	w.errors.WithLabelValues("redis")
+	w.reg.MustRegister(w.started, w.ended, w.duration, w.inFlight, w.artifacts, w.pickup, w.errors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return w
 }
@@ -68,6 +81,14 @@ func (w *Worker) TaskEnded(role, skill, outcome string, d time.Duration) {
 func (w *Worker) ArtifactBytes(role string, n int) {
 	w.artifacts.WithLabelValues(role).Add(float64(n))
 }
+
+// TaskPickedUp implements workers.Observer.
+func (w *Worker) TaskPickedUp(role string, wait time.Duration) {
+	w.pickup.WithLabelValues(role).Observe(wait.Seconds())
+}
+
+// ServerError implements workers.Observer.
+func (w *Worker) ServerError(server string) { w.errors.WithLabelValues(server).Inc() }
 
 // Handler serves the metrics in Prometheus's exposition format.
 func (w *Worker) Handler() http.Handler {
