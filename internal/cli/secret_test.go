@@ -9,11 +9,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/orchestrate-dev/orchestrate/internal/redisproc"
+	"github.com/orchestrate-dev/orchestrate/internal/testenv"
 )
 
 // A job run over password-protected servers, with debug logs, shows the
@@ -22,16 +22,7 @@ import (
 func TestSecretsStayOutOfOutputLogsAndEvents(t *testing.T) {
 	isolate(t)
 	const natsSecret, redisSecret = "n4ts-pa55-7731", "r3dis-pa55-9154"
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoSigs: true, NoLog: true, Username: "orch", Password: natsSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(s.Shutdown)
+	s := testenv.StartNATSWith(t, server.Options{Username: "orch", Password: natsSecret})
 	rp, err := redisproc.Start(context.Background(), redisproc.Options{Args: []string{"--requirepass", redisSecret}})
 	if errors.Is(err, redisproc.ErrNotInstalled) {
 		t.Fatal("tests need a real Redis: install redis-server (apt-get install -y redis-server)")

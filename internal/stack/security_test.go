@@ -24,6 +24,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/broker"
 	"github.com/orchestrate-dev/orchestrate/internal/redisproc"
 	"github.com/orchestrate-dev/orchestrate/internal/stack"
+	"github.com/orchestrate-dev/orchestrate/internal/testenv"
 )
 
 // testCA signs certificates for 127.0.0.1, generated for each test.
@@ -94,17 +95,8 @@ func startSecureNATS(t *testing.T, ca *testCA) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoSigs: true, NoLog: true, Username: "orch", Password: "n4ts-s3cret",
+	s := testenv.StartNATSWith(t, server.Options{Username: "orch", Password: "n4ts-s3cret",
 		TLS: true, TLSVerify: true, TLSConfig: tlsCfg, TLSTimeout: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(s.Shutdown)
 	return strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
 }
 
@@ -237,16 +229,7 @@ func TestRedisOverTLS(t *testing.T) {
 
 func startPlainNATS(t *testing.T) string {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(s.Shutdown)
-	return s.ClientURL()
+	return testenv.StartNATSWith(t, server.Options{}).ClientURL()
 }
 
 func TestBadSecuritySettingsAreNamed(t *testing.T) {

@@ -48,14 +48,32 @@ func StartNATS(t testing.TB) *NATS {
 
 func startNATS(t testing.TB, port int, dir string) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host:      "127.0.0.1",
-		Port:      port,
-		JetStream: true,
-		StoreDir:  dir,
-		NoSigs:    true,
-		NoLog:     true,
+	return startNATSWith(t, &server.Options{Port: port, StoreDir: dir})
+}
+
+// StartNATSWith runs a nats-server with opts (authentication, TLS) on top
+// of the defaults of StartNATS: loopback, a free port, JetStream in a
+// temporary store. It is shut down when the test ends.
+func StartNATSWith(t testing.TB, opts server.Options) *server.Server {
+	t.Helper()
+	if opts.Port == 0 {
+		opts.Port = -1
+	}
+	if opts.StoreDir == "" {
+		opts.StoreDir = t.TempDir()
+	}
+	s := startNATSWith(t, &opts)
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
 	})
+	return s
+}
+
+func startNATSWith(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.JetStream, opts.NoSigs, opts.NoLog = "127.0.0.1", true, true, true
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
 	}
