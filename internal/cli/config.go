@@ -15,6 +15,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/planner"
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/engine"
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/tabular"
+	"github.com/orchestrate-dev/orchestrate/specialists/roleconfig"
 )
 
 // envAliases are environment names that differ from ORCHESTRATE_<FLAG>.
@@ -124,6 +125,6 @@ func loadConfigFile(cmd *cobra.Command) (map[string]string, string, error) {
 
 // isBadInput reports errors caused by what the user gave us.
 func isBadInput(err error) bool {
-	return errors.Is(err, planner.ErrInvalidPlan) || errors.Is(err, planner.ErrNoScenario) || errors.Is(err, planner.ErrNoJob) ||
+	return errors.Is(err, planner.ErrInvalidPlan) || errors.Is(err, planner.ErrNoScenario) || errors.Is(err, planner.ErrNoJob) || errors.Is(err, roleconfig.ErrInvalid) ||
 		errors.Is(err, engine.ErrUsage) || errors.Is(err, tabular.ErrBadData)
 }

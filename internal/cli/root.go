@@ -21,6 +21,7 @@ import (
 
 	"github.com/orchestrate-dev/orchestrate/broker"
 	"github.com/orchestrate-dev/orchestrate/internal/stack"
+	"github.com/orchestrate-dev/orchestrate/specialists/roleconfig"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
@@ -54,6 +55,8 @@ type Globals struct {
 	RoleMaxDeliver []string
 	// StreamReplicas is the replication of the JetStream streams.
 	StreamReplicas int
+	// RolesConfig is the roles.yaml that gives roles other executors.
+	RolesConfig string
 }
 
 // Factory gives commands their dependencies.
@@ -63,6 +66,8 @@ type Factory struct {
 	log     *zap.Logger
 	// roleMaxDeliver is Globals.RoleMaxDeliver parsed.
 	roleMaxDeliver map[string]int
+	// roles is Globals.RolesConfig read.
+	roles *roleconfig.Config
 }
 
 // Logger returns the process logger, built on first use from the log
@@ -95,6 +100,7 @@ func (f *Factory) StackOptions(embed bool) stack.Options {
 		Embed: embed, DataDir: f.Globals.DataDir, Log: f.Logger(),
 		Broker:   broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait, RoleMaxDeliver: f.roleMaxDeliver, Replicas: f.Globals.StreamReplicas},
 		Security: f.Globals.Security,
+		Roles:    f.roles,
 	}
 }
 
@@ -137,6 +143,11 @@ Exit codes:
 			if f.roleMaxDeliver, err = parseRoleMaxDeliver(f.Globals.RoleMaxDeliver); err != nil {
 				return err
 			}
+			if f.Globals.RolesConfig != "" {
+				if f.roles, err = roleconfig.Load(f.Globals.RolesConfig); err != nil {
+					return usageError{err}
+				}
+			}
 			if r := f.Globals.StreamReplicas; r < 1 || r > 5 {
 				return usagef("--stream-replicas %d: want 1 to 5", r)
 			}
@@ -159,6 +170,7 @@ Exit codes:
 	pf.StringVar(&f.Globals.LogFormat, "log-format", "console", "log format: console or json")
 	pf.IntVar(&f.Globals.MaxDeliver, "max-deliver", 5, "deliveries of a task before it goes to the dead letters; the same on every node (env ORCHESTRATE_MAX_DELIVER)")
 	pf.StringSliceVar(&f.Globals.RoleMaxDeliver, "max-deliver-role", nil, "ROLE=N: deliveries of a task of that role before it goes to the dead letters, overriding --max-deliver (repeatable)")
+	pf.StringVar(&f.Globals.RolesConfig, "roles-config", "", "roles.yaml giving some roles another executor than their builtin skills (see docs/specialists.md)")
 	pf.IntVar(&f.Globals.StreamReplicas, "stream-replicas", 1, "replicas of each JetStream stream (3 in a NATS cluster); set where streams are created (broker init)")
 	pf.DurationVar(&f.Globals.AckWait, "ack-wait", 30*time.Second, "how long a delivered task may go without a sign of life before it is delivered again (workers renew it while they run it); the same on every node")
 	sec := &f.Globals.Security

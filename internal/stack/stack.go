@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -25,6 +26,8 @@ import (
 	"github.com/orchestrate-dev/orchestrate/specialists"
 	"github.com/orchestrate-dev/orchestrate/specialists/builtin"
 	"github.com/orchestrate-dev/orchestrate/specialists/diag"
+	"github.com/orchestrate-dev/orchestrate/specialists/execagent"
+	"github.com/orchestrate-dev/orchestrate/specialists/roleconfig"
 	"github.com/orchestrate-dev/orchestrate/workers"
 )
 
@@ -56,6 +59,9 @@ type Options struct {
 	Broker broker.Config
 	// Security authenticates to the servers and verifies them.
 	Security Security
+	// Roles, when set, gives some roles another executor than their
+	// builtin skills (roles.yaml).
+	Roles *roleconfig.Config
 	// Name identifies this client to the NATS server.
 	Name string
 	Log  *zap.Logger
@@ -149,6 +155,9 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 	s.Ledger = planner.NewLedger(rdb, opts.Prefix)
 	s.Store = artifacts.NewStore(rdb, opts.Prefix, artifacts.Limits{})
 	s.Skills = Skills(s.Store, &collector.ScratchRedis{Client: rdb, URL: opts.RedisURL, Prefix: keys.New(opts.Prefix).Prefix})
+	if err := ApplyRoles(s.Skills, opts.Roles); err != nil {
+		return fail(err)
+	}
 	return s, nil
 }
 
@@ -161,6 +170,31 @@ func Skills(store *artifacts.Store, scratch *collector.ScratchRedis) *specialist
 	diag.Register(r)
 	r.Register(specialists.RoleCollector, "assemble", collector.Skill(store, collector.RunOptions{}, scratch))
 	return r
+}
+
+// ApplyRoles replaces the skills of the roles rc configures: an exec role
+// runs its program for every skill of the role, so that the plans made for
+// the builtin skills still validate. A nil rc changes nothing.
+func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config) error {
+	if rc == nil {
+		return nil
+	}
+	for role, cfg := range rc.Roles {
+		if !r.HasRole(role) {
+			return fmt.Errorf("%w: roles.%s: unknown role (known: %s)", roleconfig.ErrInvalid, role, strings.Join(r.Roles(), ", "))
+		}
+		switch cfg.Executor {
+		case roleconfig.ExecutorExec:
+			skill := execagent.Skill(execagent.Config{Command: cfg.Command, Timeout: time.Duration(cfg.Timeout),
+				PermanentExitCodes: cfg.PermanentExitCodes, Env: cfg.Env})
+			for _, name := range r.Skills(role) {
+				r.Register(role, name, skill)
+			}
+		case roleconfig.ExecutorLLM:
+			return fmt.Errorf("%w: roles.%s: the llm executor is not part of this version; use builtin or exec", roleconfig.ErrInvalid, role)
+		}
+	}
+	return nil
 }
 
 // Submitter returns a submitter over the stack.

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/orchestrate-dev/orchestrate/internal/stack"
+	"github.com/orchestrate-dev/orchestrate/planner"
+	"github.com/orchestrate-dev/orchestrate/specialists"
+	"github.com/orchestrate-dev/orchestrate/specialists/roleconfig"
+	"github.com/orchestrate-dev/orchestrate/workers"
+)
+
+// A role configured with the exec executor runs a shell-script agent for
+// its subtasks; the script's files become the job's artifacts.
+func TestAnExecRoleRunsItsAgent(t *testing.T) {
+	c := startCluster(t)
+	dir := t.TempDir()
+	agent := filepath.Join(dir, "agent.sh")
+	if err := os.WriteFile(agent, []byte("#!/bin/sh\nset -eu\necho \"$ORCHESTRATE_TASK did $ORCHESTRATE_SKILL\" > out-$ORCHESTRATE_TASK.txt\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	roles := filepath.Join(dir, "roles.yaml")
+	if err := os.WriteFile(roles, []byte("roles:\n  diag:\n    executor: exec\n    command: [\""+agent+"\"]\n    timeout: 1m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := planner.NewPlans(c.st.Redis, c.st.Prefix).Save(context.Background(), diagPlan("agents")); err != nil {
+		t.Fatal(err)
+	}
+	// A pool of this process, with the roles file, serves the job.
+	rc, err := roleconfig.Load(roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Open(context.Background(), stack.Options{NATSURL: c.flags[1], RedisURL: c.flags[3], Prefix: c.flags[5], Roles: rc, Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	pool, err := workers.NewPool(st.PoolDeps(zap.NewNop()), workers.Config{Roles: []string{specialists.RoleDiag}, MaxAgents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Shutdown(context.Background()) })
+	code, stdout, stderr := c.run(t, "execute-plan", "agents", "--wait", "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r JobReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.State != planner.JobSucceeded {
+		t.Fatalf("report %+v (%v)", r, err)
+	}
+	data, err := c.st.Store.Read(context.Background(), r.Job, "out-a.txt")
+	if err != nil || string(data) != "a did noop\n" {
+		t.Errorf("out-a.txt = %q, %v", data, err)
+	}
+	if code, _, stderr := c.run(t, "jobs", "--roles-config", filepath.Join(dir, "missing.yaml")); code != ExitUsage || !strings.Contains(stderr, "missing.yaml") {
+		t.Errorf("a missing roles file: exit %d, %s", code, stderr)
+	}
+}
+
+func TestRolesThatCannotBeAppliedAreNamed(t *testing.T) {
+	for file, want := range map[string]string{
+		"roles:\n  wizard:\n    executor: exec\n    command: [x]\n":                                   "roles.wizard: unknown role",
+		"roles:\n  ml-systems-architect:\n    executor: llm\n    provider: anthropic\n    model: m\n": "the llm executor is not part of this version",
+	} {
+		rc, err := roleconfig.Parse([]byte(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = stack.ApplyRoles(stack.Skills(nil, nil), rc)
+		if !errors.Is(err, roleconfig.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", file, err, want)
+		}
+	}
+}
