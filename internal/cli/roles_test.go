@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,16 +72,42 @@ func TestAnExecRoleRunsItsAgent(t *testing.T) {
 
 func TestRolesThatCannotBeAppliedAreNamed(t *testing.T) {
 	for file, want := range map[string]string{
-		"roles:\n  wizard:\n    executor: exec\n    command: [x]\n":                                   "roles.wizard: unknown role",
-		"roles:\n  ml-systems-architect:\n    executor: llm\n    provider: anthropic\n    model: m\n": "the llm executor is not part of this version",
+		"roles:\n  wizard:\n    executor: exec\n    command: [x]\n":                                "roles.wizard: unknown role",
+		"roles:\n  ml-systems-architect:\n    executor: llm\n    provider: openai\n    model: m\n": "roles.ml-systems-architect: the openai provider is not part of this version",
 	} {
 		rc, err := roleconfig.Parse([]byte(file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = stack.ApplyRoles(stack.Skills(nil, nil), rc)
+		err = stack.ApplyRoles(stack.Skills(nil, nil), rc, nil)
 		if !errors.Is(err, roleconfig.ErrInvalid) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", file, err, want)
 		}
+	}
+}
+
+func TestAnLLMRoleGetsTheLLMExecutor(t *testing.T) {
+	rc, err := roleconfig.Parse([]byte("roles:\n  ml-systems-architect:\n    executor: llm\n    provider: anthropic\n    model: claude-sonnet-4-5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := stack.Skills(nil, nil)
+	before, _ := reg.Lookup(specialists.RoleMLArchitect, "scaffold")
+	if err := stack.ApplyRoles(reg, rc, nil); err != nil {
+		t.Fatal(err)
+	}
+	after, err := reg.Lookup(specialists.RoleMLArchitect, "scaffold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%p", before) == fmt.Sprintf("%p", after) {
+		t.Error("the role still runs its builtin skill")
+	}
+	// Without a key the executor says which variable it wanted, before
+	// any request.
+	t.Setenv("ANTHROPIC_API_KEY", "")
+	_, err = after(context.Background(), &specialists.Request{Job: "j", Task: "scaffold", Role: specialists.RoleMLArchitect, Skill: "scaffold", ScratchRoot: t.TempDir()})
+	if !specialists.IsPermanent(err) || !strings.Contains(err.Error(), "ANTHROPIC_API_KEY") {
+		t.Errorf("err = %v, want a permanent error naming ANTHROPIC_API_KEY", err)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/specialists/builtin"
 	"github.com/orchestrate-dev/orchestrate/specialists/diag"
 	"github.com/orchestrate-dev/orchestrate/specialists/execagent"
+	"github.com/orchestrate-dev/orchestrate/specialists/llmagent"
 	"github.com/orchestrate-dev/orchestrate/specialists/roleconfig"
 	"github.com/orchestrate-dev/orchestrate/workers"
 )
@@ -155,7 +156,8 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 	s.Ledger = planner.NewLedger(rdb, opts.Prefix)
 	s.Store = artifacts.NewStore(rdb, opts.Prefix, artifacts.Limits{})
 	s.Skills = Skills(s.Store, &collector.ScratchRedis{Client: rdb, URL: opts.RedisURL, Prefix: keys.New(opts.Prefix).Prefix})
-	if err := ApplyRoles(s.Skills, opts.Roles); err != nil {
+	// Model responses are kept for a month: long enough for any replay.
+	if err := ApplyRoles(s.Skills, opts.Roles, llmagent.NewRedisCache(rdb, keys.New(opts.Prefix).Prefix+"llmcache:", 30*24*time.Hour)); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -175,7 +177,10 @@ func Skills(store *artifacts.Store, scratch *collector.ScratchRedis) *specialist
 // ApplyRoles replaces the skills of the roles rc configures: an exec role
 // runs its program for every skill of the role, so that the plans made for
 // the builtin skills still validate. A nil rc changes nothing.
-func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config) error {
+//
+// cache, when not nil, keeps the llm executor's model responses, so that a
+// task run again replays the calls it already paid for.
+func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config, cache llmagent.Cache) error {
 	if rc == nil {
 		return nil
 	}
@@ -191,7 +196,15 @@ func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config) error {
 				r.Register(role, name, skill)
 			}
 		case roleconfig.ExecutorLLM:
-			return fmt.Errorf("%w: roles.%s: the llm executor is not part of this version; use builtin or exec", roleconfig.ErrInvalid, role)
+			if cfg.Provider != "anthropic" {
+				return fmt.Errorf("%w: roles.%s: the %s provider is not part of this version; use anthropic", roleconfig.ErrInvalid, role, cfg.Provider)
+			}
+			skill := llmagent.Skill(llmagent.Config{Model: cfg.Model, BaseURL: cfg.BaseURL, APIKeyEnv: cfg.APIKeyEnv,
+				MaxTurns: cfg.MaxTurns, MaxTokens: cfg.MaxTokens, SystemPrompt: cfg.SystemPrompt, Timeout: time.Duration(cfg.Timeout),
+				Cache: cache})
+			for _, name := range r.Skills(role) {
+				r.Register(role, name, skill)
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,168 @@
+package llmagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/anthropics/anthropic-sdk-go"
+
+	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/specialists"
+)
+
+// maxInputRead bounds what one read_input returns, so that one large
+// upstream artifact cannot fill the model's context.
+const maxInputRead = 256 << 10
+
+// tools are the tools offered to the model.
+var tools = []anthropic.ToolUnionParam{
+	tool("list_inputs", "List the paths of the files the upstream subtasks wrote, which this subtask may read.", nil),
+	tool("read_input", "Read one of the files listed by list_inputs.",
+		map[string]string{"path": "the file's path, as list_inputs gives it"}),
+	tool("write_file", "Write a file of this subtask's result. Paths are relative, with forward slashes; writing a path again replaces it.",
+		map[string]string{"path": "relative path such as docs/design.md", "content": "the whole content of the file"}),
+	tool("finish", "Finish the subtask once every file is written.",
+		map[string]string{"summary": "one or two sentences on what was produced"}),
+}
+
+// tool declares a tool whose arguments are all required strings.
+func tool(name, description string, args map[string]string) anthropic.ToolUnionParam {
+	props := map[string]any{}
+	required := []string{}
+	for arg, doc := range args {
+		props[arg] = map[string]string{"type": "string", "description": doc}
+		required = append(required, arg)
+	}
+	slices.Sort(required)
+	return anthropic.ToolUnionParam{OfTool: &anthropic.ToolParam{
+		Name:        name,
+		Description: anthropic.String(description),
+		InputSchema: anthropic.ToolInputSchemaParam{Properties: props, Required: required},
+	}}
+}
+
+// session is the state the tools of one run share.
+type session struct {
+	req     *specialists.Request
+	inputs  []artifacts.Entry
+	written []artifacts.File
+	summary string
+	done    bool
+}
+
+// newSession lists the artifacts of the subtask's upstream subtasks.
+func newSession(ctx context.Context, req *specialists.Request) (*session, error) {
+	s := &session{req: req}
+	if len(req.Inputs) == 0 || req.Artifacts == nil {
+		return s, nil
+	}
+	entries, err := req.Artifacts.Files(ctx, req.Job)
+	if err != nil {
+		return nil, fmt.Errorf("list the inputs of task %s: %w", req.Task, err)
+	}
+	for _, e := range entries {
+		if slices.Contains(req.Inputs, e.Task) {
+			s.inputs = append(s.inputs, e)
+		}
+	}
+	return s, nil
+}
+
+// toolError is a failure the model is told about, so that it can correct
+// itself; any other error from call ends the run.
+type toolError struct{ msg string }
+
+func (e *toolError) Error() string { return e.msg }
+
+func refuse(format string, a ...any) error { return &toolError{msg: fmt.Sprintf(format, a...)} }
+
+// call runs one tool use and returns its result block.
+func (s *session) call(ctx context.Context, name, id string, input json.RawMessage) (anthropic.ContentBlockParamUnion, error) {
+	out, err := s.run(ctx, name, input)
+	var te *toolError
+	if errors.As(err, &te) {
+		return anthropic.NewToolResultBlock(id, te.msg, true), nil
+	}
+	if err != nil {
+		return anthropic.ContentBlockParamUnion{}, err
+	}
+	return anthropic.NewToolResultBlock(id, out, false), nil
+}
+
+func (s *session) run(ctx context.Context, name string, input json.RawMessage) (string, error) {
+	var args struct {
+		Path    *string `json:"path"`
+		Content *string `json:"content"`
+		Summary *string `json:"summary"`
+	}
+	if len(input) > 0 {
+		if err := json.Unmarshal(input, &args); err != nil {
+			return "", refuse("the arguments of %s are not a JSON object of strings: %v", name, err)
+		}
+	}
+	need := func(arg string, v *string) (string, error) {
+		if v == nil {
+			return "", refuse("%s needs the argument %q", name, arg)
+		}
+		return *v, nil
+	}
+	switch name {
+	case "list_inputs":
+		if len(s.inputs) == 0 {
+			return "(no inputs)", nil
+		}
+		paths := make([]string, len(s.inputs))
+		for i, e := range s.inputs {
+			paths[i] = e.Path
+		}
+		return strings.Join(paths, "\n"), nil
+	case "read_input":
+		p, err := need("path", args.Path)
+		if err != nil {
+			return "", err
+		}
+		if !slices.ContainsFunc(s.inputs, func(e artifacts.Entry) bool { return e.Path == p }) {
+			return "", refuse("%q is not an input; list_inputs gives the paths", p)
+		}
+		data, err := s.req.Artifacts.Read(ctx, s.req.Job, p)
+		if err != nil {
+			return "", fmt.Errorf("read input %s: %w", p, err)
+		}
+		if len(data) > maxInputRead {
+			return string(data[:maxInputRead]) + fmt.Sprintf("\n[truncated: %d of %d bytes shown]", maxInputRead, len(data)), nil
+		}
+		return string(data), nil
+	case "write_file":
+		p, err := need("path", args.Path)
+		if err != nil {
+			return "", err
+		}
+		content, err := need("content", args.Content)
+		if err != nil {
+			return "", err
+		}
+		if err := artifacts.ValidatePath(p); err != nil {
+			return "", refuse("cannot write %q: %v", p, err)
+		}
+		f := artifacts.File{Path: p, Data: []byte(content), Mode: 0o644}
+		if i := slices.IndexFunc(s.written, func(w artifacts.File) bool { return w.Path == p }); i >= 0 {
+			s.written[i] = f
+		} else {
+			s.written = append(s.written, f)
+		}
+		return fmt.Sprintf("wrote %s (%d bytes)", p, len(content)), nil
+	case "finish":
+		summary, err := need("summary", args.Summary)
+		if err != nil {
+			return "", err
+		}
+		s.summary, s.done = summary, true
+		return "finished", nil
+	default:
+		return "", refuse("there is no tool %q; the tools are list_inputs, read_input, write_file and finish", name)
+	}
+}
