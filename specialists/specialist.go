@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
@@ -196,4 +197,24 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
+}
+
+// Brief is the subtask as an agent reads it: title, role, skill,
+// instructions and params (sorted). It leaves out the job, task and
+// attempt, so that the same subtask asked again reads the same.
+func (r *Request) Brief() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\nRole: %s. Skill: %s.\n\n%s\n", r.Title, r.Role, r.Skill, r.Instructions)
+	if len(r.Params) > 0 {
+		b.WriteString("\n## Parameters\n\n")
+		keys := make([]string, 0, len(r.Params))
+		for k := range r.Params {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "- %s: %s\n", k, r.Params[k])
+		}
+	}
+	return b.String()
 }

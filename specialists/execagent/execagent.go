@@ -18,7 +18,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -151,22 +150,9 @@ func materialize(ctx context.Context, req *specialists.Request, ws string) error
 	return nil
 }
 
-// brief is the instructions file: what the subtask asks, and its params.
+// brief is the instructions file: the subtask, and which run this is.
 func brief(req *specialists.Request) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\nRole: %s. Skill: %s. Job %s, task %s, attempt %d.\n\n%s\n", req.Title, req.Role, req.Skill, req.Job, req.Task, req.Attempt, req.Instructions)
-	if len(req.Params) > 0 {
-		b.WriteString("\n## Parameters\n\n")
-		keys := make([]string, 0, len(req.Params))
-		for k := range req.Params {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&b, "- %s: %s\n", k, req.Params[k])
-		}
-	}
-	return b.String()
+	return req.Brief() + fmt.Sprintf("\nJob %s, task %s, attempt %d.\n", req.Job, req.Task, req.Attempt)
 }
 
 // environment is what the program is told, on top of the scrubbed

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -257,22 +256,7 @@ func (r *run) summary() string {
 	return s + " (" + r.usage() + ")"
 }
 
-// brief is the first user message: what the subtask asks, and its params.
-// It leaves out the job, task and attempt, so that the same subtask asked
-// again (a retry, a rerun) hits the response cache.
-func brief(req *specialists.Request) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\nRole: %s. Skill: %s.\n\n%s\n", req.Title, req.Role, req.Skill, req.Instructions)
-	if len(req.Params) > 0 {
-		b.WriteString("\n## Parameters\n\n")
-		keys := make([]string, 0, len(req.Params))
-		for k := range req.Params {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&b, "- %s: %s\n", k, req.Params[k])
-		}
-	}
-	return b.String()
-}
+// brief is the first user message: the subtask without the job, task and
+// attempt, so that the same subtask asked again (a retry, a rerun) hits the
+// response cache.
+func brief(req *specialists.Request) string { return req.Brief() }
