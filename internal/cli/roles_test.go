@@ -71,18 +71,54 @@ func TestAnExecRoleRunsItsAgent(t *testing.T) {
 }
 
 func TestRolesThatCannotBeAppliedAreNamed(t *testing.T) {
-	for file, want := range map[string]string{
-		"roles:\n  wizard:\n    executor: exec\n    command: [x]\n":                                "roles.wizard: unknown role",
-		"roles:\n  ml-systems-architect:\n    executor: llm\n    provider: openai\n    model: m\n": "roles.ml-systems-architect: the openai provider is not part of this version",
-	} {
+	parse := func(file string) *roleconfig.Config {
 		rc, err := roleconfig.Parse([]byte(file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = stack.ApplyRoles(stack.Skills(nil, nil), rc, nil)
-		if !errors.Is(err, roleconfig.ErrInvalid) || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: err = %v, want %q", file, err, want)
-		}
+		return rc
+	}
+	for _, tc := range []struct {
+		name string
+		rc   *roleconfig.Config
+		want string
+	}{
+		{"an unknown exec role", parse("roles:\n  wizard:\n    executor: exec\n    command: [x]\n"), "roles.wizard: unknown role"},
+		{"an unknown llm role", parse("roles:\n  wizard:\n    executor: llm\n    provider: openai\n    model: m\n"), "roles.wizard: unknown role"},
+		// Parse refuses such a provider; a configuration built in code
+		// still meets ApplyRoles' own check.
+		{"an unknown provider", &roleconfig.Config{Roles: map[string]roleconfig.Role{
+			specialists.RoleMLArchitect: {Executor: roleconfig.ExecutorLLM, Provider: "gemini", Model: "m"},
+		}}, `roles.ml-systems-architect: unknown provider "gemini"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := stack.ApplyRoles(stack.Skills(nil, nil), tc.rc, nil)
+			if !errors.Is(err, roleconfig.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnOpenAIRoleGetsTheLLMExecutor(t *testing.T) {
+	rc, err := roleconfig.Parse([]byte("roles:\n  ml-systems-architect:\n    executor: llm\n    provider: openai\n    model: gpt-4.1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := stack.Skills(nil, nil)
+	if err := stack.ApplyRoles(reg, rc, nil); err != nil {
+		t.Fatal(err)
+	}
+	skill, err := reg.Lookup(specialists.RoleMLArchitect, "scaffold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without a base_url the server is OpenAI's: the executor wants its
+	// key, and says which variable, before any request.
+	t.Setenv("OPENAI_API_KEY", "")
+	_, err = skill(context.Background(), &specialists.Request{Job: "j", Task: "scaffold", Role: specialists.RoleMLArchitect, Skill: "scaffold", ScratchRoot: t.TempDir()})
+	if !specialists.IsPermanent(err) || !strings.Contains(err.Error(), "OPENAI_API_KEY") {
+		t.Errorf("err = %v, want a permanent error naming OPENAI_API_KEY", err)
 	}
 }
 

@@ -196,10 +196,10 @@ func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config, cache llmagent.C
 				r.Register(role, name, skill)
 			}
 		case roleconfig.ExecutorLLM:
-			if cfg.Provider != "anthropic" {
-				return fmt.Errorf("%w: roles.%s: the %s provider is not part of this version; use anthropic", roleconfig.ErrInvalid, role, cfg.Provider)
+			if cfg.Provider != llmagent.ProviderAnthropic && cfg.Provider != llmagent.ProviderOpenAI {
+				return fmt.Errorf("%w: roles.%s: unknown provider %q; use %s or %s", roleconfig.ErrInvalid, role, cfg.Provider, llmagent.ProviderAnthropic, llmagent.ProviderOpenAI)
 			}
-			skill := llmagent.Skill(llmagent.Config{Model: cfg.Model, BaseURL: cfg.BaseURL, APIKeyEnv: cfg.APIKeyEnv,
+			skill := llmagent.Skill(llmagent.Config{Provider: cfg.Provider, Model: cfg.Model, BaseURL: cfg.BaseURL, APIKeyEnv: cfg.APIKeyEnv,
 				MaxTurns: cfg.MaxTurns, MaxTokens: cfg.MaxTokens, SystemPrompt: cfg.SystemPrompt, Timeout: time.Duration(cfg.Timeout),
 				Cache: cache})
 			for _, name := range r.Skills(role) {

@@ -7,25 +7,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/anthropics/anthropic-sdk-go"
-	"github.com/anthropics/anthropic-sdk-go/option"
 
 	"github.com/orchestrate-dev/orchestrate/specialists"
 )
 
 // Config is how a role reaches its model.
 type Config struct {
-	// Model names the model, such as claude-sonnet-4-5.
+	// Provider is the API the model speaks: ProviderAnthropic (Anthropic's
+	// Messages API), the default when empty, or ProviderOpenAI (chat
+	// completions, as OpenAI, Ollama and vLLM serve them).
+	Provider string
+	// Model names the model, such as claude-sonnet-4-5, gpt-4.1 or
+	// llama3.1.
 	Model string
-	// BaseURL is where the Messages API is; empty means Anthropic's.
+	// BaseURL is where the API is; empty means Anthropic's or OpenAI's.
+	// For the openai provider it ends before /chat/completions, such as
+	// http://localhost:11434/v1 for Ollama.
 	BaseURL string
 	// APIKeyEnv names the environment variable holding the API key; empty
-	// means ANTHROPIC_API_KEY. The key is read at each run.
+	// means ANTHROPIC_API_KEY, or OPENAI_API_KEY for the openai provider.
+	// The key is read at each run. A run without a key fails, except one
+	// of the openai provider with a BaseURL: a local server such as Ollama
+	// needs none, so no Authorization header is sent.
 	APIKeyEnv string
 	// MaxTurns bounds the model calls of one run; zero means 20.
 	MaxTurns int
@@ -45,11 +51,16 @@ type Config struct {
 
 // Defaults of the zero values of Config.
 const (
-	DefaultAPIKeyEnv  = "ANTHROPIC_API_KEY"
-	DefaultMaxTurns   = 20
-	DefaultMaxTokens  = 8192
-	DefaultTimeout    = 10 * time.Minute
-	DefaultMaxRetries = 4
+	ProviderAnthropic = "anthropic"
+	ProviderOpenAI    = "openai"
+
+	DefaultAPIKeyEnv       = "ANTHROPIC_API_KEY"
+	DefaultOpenAIAPIKeyEnv = "OPENAI_API_KEY"
+	DefaultOpenAIBaseURL   = "https://api.openai.com/v1"
+	DefaultMaxTurns        = 20
+	DefaultMaxTokens       = 8192
+	DefaultTimeout         = 10 * time.Minute
+	DefaultMaxRetries      = 4
 )
 
 // ErrMaxTurns is wrapped by the error of a run whose model did not
@@ -57,8 +68,14 @@ const (
 var ErrMaxTurns = errors.New("the model did not finish")
 
 func (c Config) withDefaults() Config {
+	if c.Provider == "" {
+		c.Provider = ProviderAnthropic
+	}
 	if c.APIKeyEnv == "" {
 		c.APIKeyEnv = DefaultAPIKeyEnv
+		if c.Provider == ProviderOpenAI {
+			c.APIKeyEnv = DefaultOpenAIAPIKeyEnv
+		}
 	}
 	if c.MaxTurns <= 0 {
 		c.MaxTurns = DefaultMaxTurns
@@ -89,11 +106,36 @@ func Skill(cfg Config) specialists.Skill {
 	}
 }
 
+// provider is one API's side of the agent loop: it keeps the conversation
+// in the API's format and makes the calls. The loop, the tools, the cache
+// and the accounting are the same for every provider.
+type provider interface {
+	// request is what determines the next response; its JSON is hashed
+	// into the cache key.
+	request() any
+	// send makes the next call and returns the response as the API sent it.
+	send(ctx context.Context) ([]byte, error)
+	// accept adds a response, fresh or cached, to the conversation and
+	// returns the tool calls it makes and the tokens it took.
+	accept(data []byte) (reply, error)
+	// answer adds the results of the last response's tool calls, or, when
+	// there are none, reminds the model to use the tools.
+	answer(results []toolResult)
+}
+
+// reply is what the loop needs of one response.
+type reply struct {
+	calls                     []toolCall
+	inputTokens, outputTokens int64
+}
+
+// reminder answers a model that used no tool.
+const reminder = "Use the tools: write the files with write_file, then call finish."
+
 // run is one execution of the agent loop.
 type run struct {
 	cfg     Config
-	client  anthropic.Client
-	params  anthropic.MessageNewParams
+	api     provider
 	session *session
 
 	calls, cached             int
@@ -104,8 +146,14 @@ func newRun(ctx context.Context, cfg Config, req *specialists.Request) (*run, er
 	if cfg.Model == "" {
 		return nil, specialists.Permanent(fmt.Errorf("role %s: the llm executor has no model", req.Role))
 	}
+	if cfg.Provider != ProviderAnthropic && cfg.Provider != ProviderOpenAI {
+		return nil, specialists.Permanent(fmt.Errorf("role %s: unknown provider %q (want %s or %s)", req.Role, cfg.Provider, ProviderAnthropic, ProviderOpenAI))
+	}
 	key := os.Getenv(cfg.APIKeyEnv)
-	if key == "" {
+	// A local server (Ollama, vLLM) is reached through a base_url and
+	// usually wants no key.
+	keyless := cfg.Provider == ProviderOpenAI && cfg.BaseURL != ""
+	if key == "" && !keyless {
 		return nil, specialists.Permanent(fmt.Errorf("role %s: no API key: the environment variable %s is not set", req.Role, cfg.APIKeyEnv))
 	}
 	system := fmt.Sprintf("You are the %s of a team building a software project. You do one subtask: "+
@@ -121,118 +169,81 @@ func newRun(ctx context.Context, cfg Config, req *specialists.Request) (*run, er
 	if err != nil {
 		return nil, err
 	}
-	opts := []option.RequestOption{option.WithoutEnvironmentDefaults(), option.WithAPIKey(key), option.WithMaxRetries(cfg.MaxRetries)}
-	if cfg.BaseURL != "" {
-		opts = append(opts, option.WithBaseURL(cfg.BaseURL))
+	var api provider
+	if cfg.Provider == ProviderOpenAI {
+		api = newOpenAI(cfg, key, system, brief(req))
+	} else {
+		api = newAnthropic(cfg, key, system, brief(req))
 	}
-	return &run{
-		cfg:    cfg,
-		client: anthropic.NewClient(opts...),
-		params: anthropic.MessageNewParams{
-			Model:     anthropic.Model(cfg.Model),
-			MaxTokens: int64(cfg.MaxTokens),
-			System:    []anthropic.TextBlockParam{{Text: system}},
-			Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(brief(req)))},
-			Tools:     tools,
-		},
-		session: s,
-	}, nil
+	return &run{cfg: cfg, api: api, session: s}, nil
 }
 
 // loop calls the model and runs the tools it uses until it calls finish.
 func (r *run) loop(ctx context.Context) (*specialists.Result, error) {
 	role := r.session.req.Role
 	for range r.cfg.MaxTurns {
-		msg, err := r.send(ctx)
+		rep, err := r.send(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("role %s: %w", role, err)
 		}
-		r.params.Messages = append(r.params.Messages, msg.ToParam())
-		var results []anthropic.ContentBlockParamUnion
-		for _, b := range msg.Content {
-			if b.Type != "tool_use" {
-				continue
-			}
-			res, err := r.session.call(ctx, b.Name, b.ID, b.Input)
+		var results []toolResult
+		for _, c := range rep.calls {
+			res, err := r.session.call(ctx, c)
 			if err != nil {
-				return nil, fmt.Errorf("role %s: tool %s: %w", role, b.Name, err)
+				return nil, fmt.Errorf("role %s: tool %s: %w", role, c.name, err)
 			}
 			results = append(results, res)
 		}
 		if r.session.done {
 			return &specialists.Result{Files: r.session.written, Summary: r.summary()}, nil
 		}
-		if len(results) == 0 {
-			// The model answered in prose only; remind it how to end.
-			results = append(results, anthropic.NewTextBlock("Use the tools: write the files with write_file, then call finish."))
-		}
-		r.params.Messages = append(r.params.Messages, anthropic.NewUserMessage(results...))
+		r.api.answer(results)
 	}
 	return nil, specialists.Permanent(fmt.Errorf("role %s: %w within %d turns (%s)", role, ErrMaxTurns, r.cfg.MaxTurns, r.usage()))
 }
 
 // send makes one model call, or replays it from the cache.
-func (r *run) send(ctx context.Context) (*anthropic.Message, error) {
+func (r *run) send(ctx context.Context) (reply, error) {
 	var key string
 	if r.cfg.Cache != nil {
 		var err error
-		if key, err = cacheKey(r.params); err != nil {
-			return nil, err
+		if key, err = cacheKey(r.api.request()); err != nil {
+			return reply{}, err
 		}
 		data, ok, err := r.cfg.Cache.Get(ctx, key)
 		if err != nil {
-			return nil, fmt.Errorf("response cache: %w", err)
+			return reply{}, fmt.Errorf("response cache: %w", err)
 		}
 		if ok {
-			var msg anthropic.Message
-			if err := json.Unmarshal(data, &msg); err == nil {
+			if rep, err := r.api.accept(data); err == nil {
 				r.cached++
-				return &msg, nil
+				return rep, nil
 			}
 			// An unreadable entry is asked again, and replaced.
 		}
 	}
-	msg, err := r.client.Messages.New(ctx, r.params)
+	data, err := r.api.send(ctx)
 	if err != nil {
-		return nil, classify(ctx, err)
+		return reply{}, err
+	}
+	rep, err := r.api.accept(data)
+	if err != nil {
+		return reply{}, fmt.Errorf("model call: %w", err)
 	}
 	r.calls++
-	r.inputTokens += msg.Usage.InputTokens
-	r.outputTokens += msg.Usage.OutputTokens
+	r.inputTokens += rep.inputTokens
+	r.outputTokens += rep.outputTokens
 	if r.cfg.Cache != nil {
-		if err := r.cfg.Cache.Put(ctx, key, []byte(msg.RawJSON())); err != nil {
-			return nil, fmt.Errorf("response cache: %w", err)
+		if err := r.cfg.Cache.Put(ctx, key, data); err != nil {
+			return reply{}, fmt.Errorf("response cache: %w", err)
 		}
 	}
-	return msg, nil
-}
-
-// classify marks the API's refusals of the request itself as permanent.
-// Rate limits, timeouts and server errors were already retried by the
-// client; another attempt of the task later may still succeed.
-func classify(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var apiErr *anthropic.Error
-	if errors.As(err, &apiErr) {
-		code := apiErr.StatusCode
-		if code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout {
-			return specialists.Permanent(fmt.Errorf("model call: %w", err))
-		}
-	}
-	return fmt.Errorf("model call: %w", err)
+	return rep, nil
 }
 
 // cacheKey is the SHA-256 of what determines a response.
-func cacheKey(p anthropic.MessageNewParams) (string, error) {
-	data, err := json.Marshal(struct {
-		Model     anthropic.Model            `json:"model"`
-		MaxTokens int64                      `json:"max_tokens"`
-		System    []anthropic.TextBlockParam `json:"system"`
-		Messages  []anthropic.MessageParam   `json:"messages"`
-		Tools     []anthropic.ToolUnionParam `json:"tools"`
-	}{p.Model, p.MaxTokens, p.System, p.Messages, p.Tools})
+func cacheKey(request any) (string, error) {
+	data, err := json.Marshal(request)
 	if err != nil {
 		return "", fmt.Errorf("response cache key: %w", err)
 	}

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/anthropics/anthropic-sdk-go"
-
 	"github.com/orchestrate-dev/orchestrate/artifacts"
 	"github.com/orchestrate-dev/orchestrate/specialists"
 )
@@ -18,31 +16,48 @@ import (
 // upstream artifact cannot fill the model's context.
 const maxInputRead = 256 << 10
 
-// tools are the tools offered to the model.
-var tools = []anthropic.ToolUnionParam{
-	tool("list_inputs", "List the paths of the files the upstream subtasks wrote, which this subtask may read.", nil),
-	tool("read_input", "Read one of the files listed by list_inputs.",
-		map[string]string{"path": "the file's path, as list_inputs gives it"}),
-	tool("write_file", "Write a file of this subtask's result. Paths are relative, with forward slashes; writing a path again replaces it.",
-		map[string]string{"path": "relative path such as docs/design.md", "content": "the whole content of the file"}),
-	tool("finish", "Finish the subtask once every file is written.",
-		map[string]string{"summary": "one or two sentences on what was produced"}),
+// toolSpec declares a tool whose arguments are all required strings; each
+// provider offers the same tools in its own format.
+type toolSpec struct {
+	name, description string
+	args              map[string]string
 }
 
-// tool declares a tool whose arguments are all required strings.
-func tool(name, description string, args map[string]string) anthropic.ToolUnionParam {
-	props := map[string]any{}
-	required := []string{}
-	for arg, doc := range args {
+// toolSpecs are the tools offered to the model.
+var toolSpecs = []toolSpec{
+	{"list_inputs", "List the paths of the files the upstream subtasks wrote, which this subtask may read.", nil},
+	{"read_input", "Read one of the files listed by list_inputs.",
+		map[string]string{"path": "the file's path, as list_inputs gives it"}},
+	{"write_file", "Write a file of this subtask's result. Paths are relative, with forward slashes; writing a path again replaces it.",
+		map[string]string{"path": "relative path such as docs/design.md", "content": "the whole content of the file"}},
+	{"finish", "Finish the subtask once every file is written.",
+		map[string]string{"summary": "one or two sentences on what was produced"}},
+}
+
+// schema returns the JSON schema properties and the sorted required
+// arguments of the tool.
+func (t toolSpec) schema() (props map[string]any, required []string) {
+	props = map[string]any{}
+	required = []string{}
+	for arg, doc := range t.args {
 		props[arg] = map[string]string{"type": "string", "description": doc}
 		required = append(required, arg)
 	}
 	slices.Sort(required)
-	return anthropic.ToolUnionParam{OfTool: &anthropic.ToolParam{
-		Name:        name,
-		Description: anthropic.String(description),
-		InputSchema: anthropic.ToolInputSchemaParam{Properties: props, Required: required},
-	}}
+	return props, required
+}
+
+// toolCall is one tool use the model asked for, in any provider's format.
+type toolCall struct {
+	id, name string
+	input    json.RawMessage
+}
+
+// toolResult answers a toolCall; isError tells the model its call was
+// refused.
+type toolResult struct {
+	id, content string
+	isError     bool
 }
 
 // session is the state the tools of one run share.
@@ -80,17 +95,17 @@ func (e *toolError) Error() string { return e.msg }
 
 func refuse(format string, a ...any) error { return &toolError{msg: fmt.Sprintf(format, a...)} }
 
-// call runs one tool use and returns its result block.
-func (s *session) call(ctx context.Context, name, id string, input json.RawMessage) (anthropic.ContentBlockParamUnion, error) {
-	out, err := s.run(ctx, name, input)
+// call runs one tool use and returns its result.
+func (s *session) call(ctx context.Context, c toolCall) (toolResult, error) {
+	out, err := s.run(ctx, c.name, c.input)
 	var te *toolError
 	if errors.As(err, &te) {
-		return anthropic.NewToolResultBlock(id, te.msg, true), nil
+		return toolResult{id: c.id, content: te.msg, isError: true}, nil
 	}
 	if err != nil {
-		return anthropic.ContentBlockParamUnion{}, err
+		return toolResult{}, err
 	}
-	return anthropic.NewToolResultBlock(id, out, false), nil
+	return toolResult{id: c.id, content: out}, nil
 }
 
 func (s *session) run(ctx context.Context, name string, input json.RawMessage) (string, error) {
