@@ -359,29 +359,37 @@ func TestTheSameTaskRunTwiceIsAnsweredFromTheCache(t *testing.T) {
 			f := newFake(t, worker()...)
 			cfg := config(f)
 			cfg.Cache = cache
-			req := request(t)
-			first, err := llmagent.Skill(cfg)(context.Background(), req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := len(f.received()); n != 5 {
-				t.Fatalf("the first run made %d requests, want 5", n)
-			}
-			req.Attempt = 2
-			second, err := llmagent.Skill(cfg)(context.Background(), req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := len(f.received()); n != 5 {
-				t.Errorf("the second run made %d requests, want none", n-5)
-			}
-			if fmt.Sprint(files(first)) != fmt.Sprint(files(second)) {
-				t.Errorf("second run files %v, first %v", files(second), files(first))
-			}
-			if !strings.Contains(second.Summary, "0 calls") || !strings.Contains(second.Summary, "5 responses from cache") {
-				t.Errorf("summary = %q", second.Summary)
-			}
+			runTwiceFromCache(t, cfg, func() int { return len(f.received()) })
 		})
+	}
+}
+
+// runTwiceFromCache runs one task twice with cfg, whose fake answers the
+// five calls of worker(), and checks that the second run is served from
+// the cache: no request reaches the fake, and the files are the same.
+func runTwiceFromCache(t *testing.T, cfg llmagent.Config, requests func() int) {
+	t.Helper()
+	req := request(t)
+	first, err := llmagent.Skill(cfg)(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := requests(); n != 5 {
+		t.Fatalf("the first run made %d requests, want 5", n)
+	}
+	req.Attempt = 2
+	second, err := llmagent.Skill(cfg)(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := requests(); n != 5 {
+		t.Errorf("the second run made %d requests, want none", n-5)
+	}
+	if fmt.Sprint(files(first)) != fmt.Sprint(files(second)) {
+		t.Errorf("second run files %v, first %v", files(second), files(first))
+	}
+	if !strings.Contains(second.Summary, "0 calls") || !strings.Contains(second.Summary, "5 responses from cache") {
+		t.Errorf("summary = %q", second.Summary)
 	}
 }
 

@@ -285,28 +285,7 @@ func TestTheSameOpenAITaskRunTwiceMakesNoRequests(t *testing.T) {
 	f := newChatFake(t, chatWorker()...)
 	cfg := openAIConfig(f)
 	cfg.Cache = &mapCache{m: map[string][]byte{}}
-	req := request(t)
-	first, err := llmagent.Skill(cfg)(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(f.received()); n != 5 {
-		t.Fatalf("the first run made %d requests, want 5", n)
-	}
-	req.Attempt = 2
-	second, err := llmagent.Skill(cfg)(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(f.received()); n != 5 {
-		t.Errorf("the second run made %d requests, want none", n-5)
-	}
-	if fmt.Sprint(files(first)) != fmt.Sprint(files(second)) {
-		t.Errorf("second run files %v, first %v", files(second), files(first))
-	}
-	if !strings.Contains(second.Summary, "0 calls") || !strings.Contains(second.Summary, "5 responses from cache") {
-		t.Errorf("summary = %q", second.Summary)
-	}
+	runTwiceFromCache(t, cfg, func() int { return len(f.received()) })
 }
 
 func TestALocalServerIsReachedWithoutAKey(t *testing.T) {
