@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -42,30 +43,19 @@ func (p *Plan) Record(action, subtask, detail string) {
 // Clone returns a deep copy of the plan.
 func (p *Plan) Clone() *Plan {
 	c := *p
-	c.Answers = cloneMap(p.Answers)
+	c.Answers = maps.Clone(p.Answers)
 	c.History = slices.Clone(p.History)
 	c.Phases = make([]Phase, len(p.Phases))
 	for i, ph := range p.Phases {
 		c.Phases[i] = ph
 		c.Phases[i].Subtasks = make([]Subtask, len(ph.Subtasks))
 		for j, st := range ph.Subtasks {
-			st.Params = cloneMap(st.Params)
+			st.Params = maps.Clone(st.Params)
 			st.DependsOn = slices.Clone(st.DependsOn)
 			c.Phases[i].Subtasks[j] = st
 		}
 	}
 	return &c
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // find returns the phase and index of a subtask.

@@ -79,17 +79,6 @@ func Register(r *specialists.Registry) {
 	}
 }
 
-// Params returns the params the skill of this name accepts, and whether
-// there is such a skill.
-func Params(skill string) ([]string, bool) {
-	for _, s := range churnSkills {
-		if s.name == skill {
-			return s.params(), true
-		}
-	}
-	return nil, false
-}
-
 func (s churnSkill) params() []string {
 	if s.data {
 		return append(append([]string(nil), planParams...), dataParams...)
