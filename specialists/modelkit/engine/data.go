@@ -33,9 +33,30 @@ func readFrame(path string, opts Options) (*tabular.Frame, error) {
 	return fr, nil
 }
 
-// load reads the data and makes the splits: with a test file, 85/15 of the
-// data for training and validation; without, 70/15/15 of the data.
+// load reads the data, makes the splits, fits the feature step on the
+// training split and turns every split into a matrix.
 func load(opts Options) (*dataset, error) {
+	d, err := split(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []struct {
+		f *tabular.Frame
+		x *modelkit.Matrix
+		y *[]float64
+	}{{d.train, &d.xTrain, &d.yTrain}, {d.val, &d.xVal, &d.yVal}, {d.test, &d.xTest, &d.yTest}} {
+		if *s.x, err = d.pipeline.Transform(s.f); err != nil {
+			return nil, err
+		}
+		*s.y = s.f.Target
+	}
+	return d, nil
+}
+
+// split reads the data, makes the splits and fits the feature step on the
+// training split: with a test file, 85/15 of the data for training and
+// validation; without, 70/15/15 of the data.
+func split(opts Options) (*dataset, error) {
 	all, err := readFrame(opts.Data, opts)
 	if err != nil {
 		return nil, err
@@ -56,16 +77,6 @@ func load(opts Options) (*dataset, error) {
 		return nil, fmt.Errorf("fit the feature step: %w", err)
 	}
 	d.names = d.pipeline.Names()
-	for _, s := range []struct {
-		f *tabular.Frame
-		x *modelkit.Matrix
-		y *[]float64
-	}{{d.train, &d.xTrain, &d.yTrain}, {d.val, &d.xVal, &d.yVal}, {d.test, &d.xTest, &d.yTest}} {
-		if *s.x, err = d.pipeline.Transform(s.f); err != nil {
-			return nil, err
-		}
-		*s.y = s.f.Target
-	}
 	return d, nil
 }
 
@@ -77,7 +88,8 @@ func FeatureStep(opts Options) (*features.Pipeline, []string, error) {
 	if opts.Data == "" || opts.Target == "" {
 		return nil, nil, fmt.Errorf("%w: data and target are required", ErrUsage)
 	}
-	d, err := load(opts)
+	// The step is all it needs: the splits are not turned into matrices.
+	d, err := split(opts)
 	if err != nil {
 		return nil, nil, err
 	}
