@@ -55,9 +55,10 @@ func TestATaskOutOfDeliveriesStillReachesTheDeadLetters(t *testing.T) {
 	// JetStream finds a message out of deliveries when it would deliver
 	// it again, so a worker of the role keeps asking for work, as live
 	// workers do.
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }()
 	go func() {
+		defer close(stopped)
 		for {
 			select {
 			case <-stop:
