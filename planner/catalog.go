@@ -46,15 +46,77 @@ type scenario struct {
 	name     string
 	keywords []string // any of them in the goal, case-insensitive, selects the scenario
 	example  string
-	plan     func(goal string, answers map[string]string, data Dataset) (*Plan, error)
+	// defaults are the answers assumed for questions not answered.
+	defaults map[string]string
+	// volumeUnit is what the volume answer counts, for the question.
+	volumeUnit string
+	plan       func(goal string, answers map[string]string, data Dataset) (*Plan, error)
 }
 
 var scenarios = []scenario{{
-	name:     "churn",
-	keywords: []string{"churn"},
-	example:  "Build production ML system for customer churn prediction with real-time inference",
-	plan:     churnPlan,
+	name:       "churn",
+	keywords:   []string{"churn"},
+	example:    "Build production ML system for customer churn prediction with real-time inference",
+	defaults:   DefaultAnswers(),
+	volumeUnit: "customers",
+	plan:       churnPlan,
+}, {
+	name:     "defect",
+	keywords: []string{"defect", "computer vision", "visual inspection", "image classification"},
+	example:  "Build defect detection system using computer vision for manufacturing QC with edge deployment",
+	// 100K frames a day across the lines, 50 ms per frame on the device,
+	// weekly retraining, AWS IoT Greengrass on the devices.
+	defaults: map[string]string{
+		AnswerVolume: "100K", AnswerLatency: "50ms", AnswerRetraining: "weekly", AnswerInfra: "aws",
+	},
+	volumeUnit: "camera frames per day",
+	plan:       defectPlan,
 }}
+
+// Question is one question of a planning session.
+type Question struct {
+	Key, Text, Default string
+}
+
+// Questions are the questions that matter for the goal's scenario, in
+// order, with the answers assumed when they are not given. The error wraps
+// ErrEmptyGoal or ErrNoScenario.
+func Questions(goal string) ([]Question, error) {
+	sc, err := scenarioOf(goal)
+	if err != nil {
+		return nil, err
+	}
+	return []Question{
+		{AnswerVolume, "Data volume and velocity (" + sc.volumeUnit + ")", sc.defaults[AnswerVolume]},
+		{AnswerLatency, "Latency requirement", sc.defaults[AnswerLatency]},
+		{AnswerRetraining, "Retraining frequency (daily, weekly or monthly)", sc.defaults[AnswerRetraining]},
+		{AnswerInfra, "Existing infrastructure (aws or kubernetes)", sc.defaults[AnswerInfra]},
+	}, nil
+}
+
+// scenarioOf finds the builtin scenario a goal names.
+func scenarioOf(goal string) (scenario, error) {
+	goal = strings.TrimSpace(goal)
+	if goal == "" {
+		return scenario{}, fmt.Errorf("decompose: %w: describe what to build, e.g. %q", ErrEmptyGoal, scenarios[0].example)
+	}
+	if err := checkText("goal", goal); err != nil {
+		return scenario{}, fmt.Errorf("decompose: %w", err)
+	}
+	lower := strings.ToLower(goal)
+	for _, sc := range scenarios {
+		for _, kw := range sc.keywords {
+			if strings.Contains(lower, kw) {
+				return sc, nil
+			}
+		}
+	}
+	known := make([]string, len(scenarios))
+	for i, sc := range scenarios {
+		known[i] = fmt.Sprintf("%s (goals mentioning %s, e.g. %q)", sc.name, strings.Join(sc.keywords, " or "), sc.example)
+	}
+	return scenario{}, fmt.Errorf("decompose %q: %w; known scenarios: %s", goal, ErrNoScenario, strings.Join(known, "; "))
+}
 
 // Decompose turns a goal into the plan of the builtin scenario it names,
 // trained on synthetic data. answers may be nil; missing answers take
@@ -67,14 +129,12 @@ func Decompose(goal string, answers map[string]string) (*Plan, error) {
 // DecomposeData is Decompose for a job that trains on data: the subtasks
 // that read it get its params.
 func DecomposeData(goal string, answers map[string]string, data Dataset) (*Plan, error) {
+	sc, err := scenarioOf(goal)
+	if err != nil {
+		return nil, err
+	}
 	goal = strings.TrimSpace(goal)
-	if goal == "" {
-		return nil, fmt.Errorf("decompose: %w: describe what to build, e.g. %q", ErrEmptyGoal, scenarios[0].example)
-	}
-	if err := checkText("goal", goal); err != nil {
-		return nil, fmt.Errorf("decompose: %w", err)
-	}
-	filled := DefaultAnswers()
+	filled := maps.Clone(sc.defaults)
 	for _, k := range slices.Sorted(maps.Keys(answers)) {
 		if _, ok := filled[k]; !ok {
 			return nil, fmt.Errorf("decompose: unknown answer %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(filled)), ", "))
@@ -83,39 +143,26 @@ func DecomposeData(goal string, answers map[string]string, data Dataset) (*Plan,
 			filled[k] = v
 		}
 	}
-	lower := strings.ToLower(goal)
-	for _, sc := range scenarios {
-		for _, kw := range sc.keywords {
-			if !strings.Contains(lower, kw) {
-				continue
-			}
-			if err := data.validate(); err != nil {
-				return nil, fmt.Errorf("decompose: %w", err)
-			}
-			p, err := sc.plan(goal, filled, data)
-			if err != nil {
-				return nil, fmt.Errorf("decompose the %s scenario: %w", sc.name, err)
-			}
-			var given []string
-			for _, k := range slices.Sorted(maps.Keys(filled)) {
-				given = append(given, k+"="+filled[k])
-			}
-			p.Record(ActionCreated, "", fmt.Sprintf("the builtin %s scenario, answers %s", sc.name, strings.Join(given, ", ")))
-			return p, nil
-		}
+	if err := data.validate(); err != nil {
+		return nil, fmt.Errorf("decompose: %w", err)
 	}
-	known := make([]string, len(scenarios))
-	for i, sc := range scenarios {
-		known[i] = fmt.Sprintf("%s (goals mentioning %s, e.g. %q)", sc.name, strings.Join(sc.keywords, " or "), sc.example)
+	p, err := sc.plan(goal, filled, data)
+	if err != nil {
+		return nil, fmt.Errorf("decompose the %s scenario: %w", sc.name, err)
 	}
-	return nil, fmt.Errorf("decompose %q: %w; known scenarios: %s", goal, ErrNoScenario, strings.Join(known, "; "))
+	var given []string
+	for _, k := range slices.Sorted(maps.Keys(filled)) {
+		given = append(given, k+"="+filled[k])
+	}
+	p.Record(ActionCreated, "", fmt.Sprintf("the builtin %s scenario, answers %s", sc.name, strings.Join(given, ", ")))
+	return p, nil
 }
 
 // churnPlan is the plan of our users' churn example: four phases whose
 // subtasks are builtin skills, with the dependencies of the code they
 // generate (serving imports the models and the feature store, and so on).
 func churnPlan(goal string, answers map[string]string, data Dataset) (*Plan, error) {
-	p, err := churnParams(answers)
+	p, err := parseAnswers(answers, "customers", "aws (SageMaker configs) or kubernetes (manifests)")
 	if err != nil {
 		return nil, err
 	}
@@ -194,40 +241,30 @@ func churnPlan(goal string, answers map[string]string, data Dataset) (*Plan, err
 				common, "model-evaluation"),
 		}},
 	}
-	var all []string
-	for _, ph := range phases {
-		for _, st := range ph.Subtasks {
-			all = append(all, st.ID)
-		}
-	}
-	collect := task("collect", "Assemble the project and run its tests", specialists.RoleCollector,
-		"Assemble every subtask's files into one tree and run the test command of its orchestrate.yaml.", nil, all...)
-	collect.Skill = "assemble"
-	// The collector's run is bounded by the tree's own test timeout (10m in
-	// orchestrate.yaml); its task must outlive that to report the result.
-	collect.Timeout = 15 * time.Minute
+	collect := collectTask(phases)
 	last := &phases[len(phases)-1]
 	last.Subtasks = append(last.Subtasks, collect)
 	return &Plan{Name: "ml-churn-system", Goal: goal, Answers: answers, Phases: phases}, nil
 }
 
-// churnSkillParams are the answers in the form the churn skills read.
+// churnSkillParams are the answers in the form the skills read.
 type churnSkillParams struct {
 	volume, latencyMS, retraining, infra string
 }
 
 var volumeAnswer = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kKmMbB]?)$`)
 
-// churnParams checks the answers and converts them; each error names the
-// answer and says what would be accepted.
-func churnParams(a map[string]string) (churnSkillParams, error) {
+// parseAnswers checks the answers and converts them; each error names the
+// answer and says what would be accepted: unit is what the volume counts,
+// infras what each infrastructure means to the scenario.
+func parseAnswers(a map[string]string, unit, infras string) (churnSkillParams, error) {
 	bad := func(key, want string) error {
 		return fmt.Errorf("answer %s=%q: want %s", key, a[key], want)
 	}
 	var p churnSkillParams
 	p.volume = a[AnswerVolume]
 	if _, err := customers(p.volume); err != nil {
-		return p, bad(AnswerVolume, "a number of customers from 1 to 1e12, such as 250000, 100K or 1M")
+		return p, bad(AnswerVolume, "a number of "+unit+" from 1 to 1e12, such as 250000, 100K or 1M")
 	}
 	ms, err := latencyMillis(a[AnswerLatency])
 	if err != nil {
@@ -244,7 +281,7 @@ func churnParams(a map[string]string) (churnSkillParams, error) {
 	case "k8s":
 		p.infra = "kubernetes"
 	default:
-		return p, bad(AnswerInfra, "aws (SageMaker configs) or kubernetes (manifests)")
+		return p, bad(AnswerInfra, infras)
 	}
 	return p, nil
 }
@@ -284,4 +321,38 @@ func customers(v string) (float64, error) {
 		return 0, errors.New("out of range")
 	}
 	return n, nil
+}
+
+// EnsureCollect adds the collector's subtask to the last phase, depending
+// on every other subtask, unless the plan has a subtask of the collector.
+func (p *Plan) EnsureCollect() {
+	for _, st := range p.Subtasks() {
+		if st.Role == specialists.RoleCollector {
+			return
+		}
+	}
+	if len(p.Phases) == 0 {
+		return
+	}
+	c := collectTask(p.Phases)
+	last := &p.Phases[len(p.Phases)-1]
+	last.Subtasks = append(last.Subtasks, c)
+}
+
+// collectTask is the last subtask of a plan: the collector assembles the
+// files of every other subtask and runs the tree's tests.
+func collectTask(phases []Phase) Subtask {
+	var all []string
+	for _, ph := range phases {
+		for _, st := range ph.Subtasks {
+			all = append(all, st.ID)
+		}
+	}
+	return Subtask{ID: "collect", Title: "Assemble the project and run its tests", Role: specialists.RoleCollector, Skill: "assemble",
+		Instructions: "Assemble every subtask's files into one tree and run the test command of its orchestrate.yaml.",
+		DependsOn:    all, Priority: broker.Normal,
+		// The collector's run is bounded by the tree's own test timeout
+		// (10m in orchestrate.yaml); its task must outlive that to report
+		// the result.
+		Timeout: 15 * time.Minute}
 }

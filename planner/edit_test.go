@@ -122,6 +122,10 @@ func TestRouteSendsTasksToTheSkillTheirWordsName(t *testing.T) {
 		{"Detect feature drift with PSI", "", specialists.RoleMLArchitect, "drift-monitoring"},
 		{"Create recommendation system with collaborative filtering, content-based, and neural collaborative filtering", specialists.RoleMLArchitect, specialists.RoleMLArchitect, "scaffold"},
 		{"Run a load test at 200 requests/s", "", specialists.RoleBackend, "load-test"},
+		{"Implementing EfficientNet with transfer learning", specialists.RoleMLArchitect, specialists.RoleMLArchitect, "cnn-model"},
+		{"Setting up image augmentation pipeline", specialists.RoleDataPipeline, specialists.RoleDataPipeline, "image-pipeline"},
+		{"Configuring IoT Greengrass for edge deployment", specialists.RoleCloudArchitect, specialists.RoleCloudArchitect, "edge-deployment"},
+		{"Experiment tracking with MLflow", "", specialists.RoleDataScience, "training-infra"},
 	} {
 		r, err := planner.Route(tc.text, tc.role, reg)
 		if err != nil {

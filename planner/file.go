@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,7 +163,7 @@ func (c *fileChecker) stringMap(n *yaml.Node, path string) {
 
 func (c *fileChecker) plan(n *yaml.Node) {
 	c.lines, c.deps = map[string]int{}, map[[2]string]location{}
-	f := c.fields(n, "", []string{"name", "goal", "answers", "phases", "history"}, []string{"name", "phases"})
+	f := c.fields(n, "", []string{"name", "goal", "answers", "budget_usd", "phases", "history"}, []string{"name", "phases"})
 	if f == nil {
 		return
 	}
@@ -172,6 +174,11 @@ func (c *fileChecker) plan(n *yaml.Node) {
 	}
 	if v := f["answers"]; v != nil {
 		c.stringMap(v, "answers")
+	}
+	if v := f["budget_usd"]; v != nil && c.scalar(v, "budget_usd") {
+		if b, err := strconv.ParseFloat(v.Value, 64); err != nil || b < 0 || math.IsInf(b, 0) {
+			c.add(v, "budget_usd", "%q: want a number of US dollars, zero or more", v.Value)
+		}
 	}
 	phases := f["phases"]
 	if phases == nil {

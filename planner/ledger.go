@@ -129,7 +129,8 @@ func (l *Ledger) Create(ctx context.Context, job string, p *Plan, tasks []*broke
 	pipe.Set(ctx, l.keys.JobPlan(job), planJSON, 0)
 	pipe.HSet(ctx, l.keys.Job(job),
 		"name", p.Name, "goal", p.Goal, "state", JobRunning,
-		"created_ms", now, "updated_ms", now, "total", len(tasks), "remaining", len(tasks), "dead", 0)
+		"created_ms", now, "updated_ms", now, "total", len(tasks), "remaining", len(tasks), "dead", 0,
+		fieldBudget, toNanoUSD(p.BudgetUSD))
 	pipe.ZAdd(ctx, l.keys.Jobs(), redis.Z{Score: float64(now), Member: job})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("create job %s: %w", job, err)

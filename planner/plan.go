@@ -17,6 +17,10 @@ type Plan struct {
 	Goal    string            `json:"goal" yaml:"goal"`
 	Answers map[string]string `json:"answers,omitempty" yaml:"answers,omitempty"`
 	Phases  []Phase           `json:"phases" yaml:"phases"`
+	// BudgetUSD bounds what the job's model calls may cost, in US
+	// dollars; zero means no bound. A task that finds it spent fails
+	// permanently.
+	BudgetUSD float64 `json:"budget_usd,omitempty" yaml:"budget_usd,omitempty"`
 	// History lists how the plan came to be, oldest first: its creation,
 	// then every change made to it.
 	History []Change `json:"history,omitempty" yaml:"history,omitempty"`

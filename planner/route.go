@@ -29,6 +29,10 @@ var skillWords = []struct {
 	role, skill string
 	words       []string
 }{
+	{specialists.RoleMLArchitect, "cnn-model", []string{"cnn", "convolution", "transfer learning", "efficientnet", "resnet", "image model", "vision model", "quantiz"}},
+	{specialists.RoleDataPipeline, "image-pipeline", []string{"image", "camera", "frame", "labeling", "labelling", "annotat", "augment"}},
+	{specialists.RoleDataScience, "training-infra", []string{"mlflow", "experiment tracking", "distributed training", "hyperparameter tuning", "training infrastructure", "training job"}},
+	{specialists.RoleCloudArchitect, "edge-deployment", []string{"edge", "ota update", "over-the-air", "greengrass", "iot", "device", "k3s"}},
 	{specialists.RoleDataScience, "train-models", []string{"logistic regression", "baseline", "train", "classifier", "xgboost", "gradient", "boost", "neural network", "hyperparameter", "model"}},
 	{specialists.RoleDataScience, "model-evaluation", []string{"evaluat", "metric", "auc", "compare", "comparison", "champion", "challenger"}},
 	{specialists.RoleDataPipeline, "feature-store", []string{"feature store", "online store", "offline store", "snapshot", "lookup"}},

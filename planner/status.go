@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/orchestrate-dev/orchestrate/broker"
+	"github.com/orchestrate-dev/orchestrate/specialists"
 )
 
 // TaskStatus is a task as the ledger knows it.
@@ -27,20 +28,27 @@ type TaskStatus struct {
 	Replays  int       `json:"replays,omitempty"`
 	Started  time.Time `json:"started,omitzero"`
 	Finished time.Time `json:"finished,omitzero"`
+	// Usage is what the task's model calls cost, over all its attempts;
+	// nil for a task that made none.
+	Usage *specialists.Usage `json:"usage,omitempty"`
 }
 
 // JobStatus is a job with its tasks in plan order.
 type JobStatus struct {
-	ID        string       `json:"job"`
-	Name      string       `json:"name"`
-	Goal      string       `json:"goal"`
-	State     string       `json:"state"`
-	Created   time.Time    `json:"created"`
-	Finished  time.Time    `json:"finished,omitzero"`
-	Total     int          `json:"total"`
-	Succeeded int          `json:"succeeded"`
-	Dead      int          `json:"dead"`
-	Tasks     []TaskStatus `json:"tasks,omitempty"`
+	ID        string    `json:"job"`
+	Name      string    `json:"name"`
+	Goal      string    `json:"goal"`
+	State     string    `json:"state"`
+	Created   time.Time `json:"created"`
+	Finished  time.Time `json:"finished,omitzero"`
+	Total     int       `json:"total"`
+	Succeeded int       `json:"succeeded"`
+	Dead      int       `json:"dead"`
+	// Usage sums the model calls of the job's tasks; BudgetUSD bounds
+	// their cost (zero: no bound).
+	Usage     *specialists.Usage `json:"usage,omitempty"`
+	BudgetUSD float64            `json:"budget_usd,omitempty"`
+	Tasks     []TaskStatus       `json:"tasks,omitempty"`
 }
 
 // Done reports whether the job reached a final state.
@@ -64,6 +72,7 @@ func jobStatus(job string, h map[string]string) *JobStatus {
 		ID: job, Name: h["name"], Goal: h["goal"], State: h["state"],
 		Created: msTime(h["created_ms"]), Finished: msTime(h["finished_ms"]),
 		Total: atoi(h["total"]), Succeeded: atoi(h["total"]) - atoi(h["remaining"]), Dead: atoi(h["dead"]),
+		Usage: usageOf(h), BudgetUSD: fromNanoUSD(atoi64(h[fieldBudget])),
 	}
 }
 
@@ -97,7 +106,7 @@ func (l *Ledger) Job(ctx context.Context, job string) (*JobStatus, error) {
 			js.Tasks = append(js.Tasks, TaskStatus{
 				ID: part[i], Role: t.Role, Skill: t.Skill, Title: t.Title, State: h["state"],
 				Attempts: atoi(h["attempts"]), Worker: h["worker"], Error: h["error"], Summary: h["summary"], Replays: atoi(h["gen"]),
-				Started: msTime(h["started_ms"]), Finished: msTime(h["finished_ms"]),
+				Started: msTime(h["started_ms"]), Finished: msTime(h["finished_ms"]), Usage: usageOf(h),
 			})
 		}
 	}

@@ -27,6 +27,11 @@ const (
 	RoleDiag           = "diag"
 )
 
+// SkillFreeForm is the skill of a subtask that names no builtin skill: its
+// title and instructions say what to do. Only roles with an llm or exec
+// executor have it.
+const SkillFreeForm = "free-form"
+
 // Artifacts gives a skill read access to what the job has produced so far,
 // and to the blobs its inputs were stored as.
 type Artifacts interface {
@@ -60,6 +65,9 @@ type Request struct {
 	// Env carries settings of the worker that some skills need (for
 	// example the Redis URL the collector hands to generated tests).
 	Env map[string]string
+	// Meter accounts for the model calls of skills that make them; nil
+	// means no accounting.
+	Meter Meter
 
 	workdir string
 }

@@ -159,6 +159,7 @@ func (p *Pool) execute(ctx context.Context, x *execution) (res *specialists.Resu
 		Job: t.Job, Task: t.ID, Role: t.Role, Skill: t.Skill, Title: t.Title,
 		Instructions: t.Instructions, Params: t.Params, Inputs: t.Inputs,
 		Attempt: x.run.Attempts, ScratchRoot: p.cfg.WorkDir, Artifacts: p.deps.Store, Env: p.cfg.Env,
+		Meter: p.deps.Ledger.Meter(t.Job, t.ID),
 	}
 	defer func() {
 		if err := req.Cleanup(); err != nil {

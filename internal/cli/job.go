@@ -28,6 +28,10 @@ type JobReport struct {
 	// start to the last finish of their tasks.
 	Phases []PhaseReport `json:"phases,omitempty"`
 	Tests  *TestsReport  `json:"tests"`
+	// Usage sums the model calls of the job's tasks (llm executors), and
+	// BudgetUSD bounds their cost; both are absent for a job without.
+	Usage     *specialists.Usage `json:"usage,omitempty"`
+	BudgetUSD float64            `json:"budget_usd,omitempty"`
 }
 
 // PhaseReport is one phase of a JobReport.
@@ -51,6 +55,9 @@ type TaskReport struct {
 	Summary string `json:"summary,omitempty"`
 	// Seconds is the task's wall time, from its start to its finish.
 	Seconds float64 `json:"seconds,omitempty"`
+	// Usage is what the task's model calls took and cost, over all its
+	// attempts; absent for a task that made none.
+	Usage *specialists.Usage `json:"usage,omitempty"`
 }
 
 // TestsReport says how the collector's test run went.
@@ -70,12 +77,12 @@ func jobReport(ctx context.Context, st *stack.Stack, job, out string) (*JobRepor
 	if err != nil {
 		return nil, err
 	}
-	r := &JobReport{Job: job, Name: js.Name, State: js.State, Out: out, Tasks: []TaskReport{}}
+	r := &JobReport{Job: job, Name: js.Name, State: js.State, Out: out, Tasks: []TaskReport{}, Usage: js.Usage, BudgetUSD: js.BudgetUSD}
 	byID := map[string]planner.TaskStatus{}
 	for _, t := range js.Tasks {
 		byID[t.ID] = t
 		r.Tasks = append(r.Tasks, TaskReport{ID: t.ID, Role: t.Role, Skill: t.Skill, State: t.State, Attempts: t.Attempts, Replays: t.Replays,
-			Worker: t.Worker, Error: t.Error, Summary: t.Summary, Seconds: span(t.Started, t.Finished)})
+			Worker: t.Worker, Error: t.Error, Summary: t.Summary, Seconds: span(t.Started, t.Finished), Usage: t.Usage})
 	}
 	plan, err := st.Ledger.Plan(ctx, job)
 	if err != nil {
@@ -139,6 +146,9 @@ func printReport(w io.Writer, r *JobReport) {
 		if t.Replays > 0 {
 			line += fmt.Sprintf(" replays=%d", t.Replays)
 		}
+		if t.Usage != nil {
+			line += " " + usageText(*t.Usage)
+		}
 		switch {
 		case t.Error != "":
 			line += "  error: " + firstLine(t.Error)
@@ -161,9 +171,29 @@ func printReport(w io.Writer, r *JobReport) {
 		}
 		fmt.Fprintf(w, "tests: %v %s in %.1fs\n", r.Tests.Command, verdict, r.Tests.DurationS)
 	}
+	if r.Usage != nil || r.BudgetUSD > 0 {
+		var u specialists.Usage
+		if r.Usage != nil {
+			u = *r.Usage
+		}
+		line := "models: " + usageText(u)
+		if r.BudgetUSD > 0 {
+			line += fmt.Sprintf(" of a $%.2f budget", r.BudgetUSD)
+		}
+		fmt.Fprintln(w, line)
+	}
 	if r.Out != "" {
 		fmt.Fprintf(w, "tree: %s\n", r.Out)
 	}
+}
+
+// usageText is a task's or job's model usage on one line.
+func usageText(u specialists.Usage) string {
+	s := fmt.Sprintf("calls=%d tokens=%d/%d cost=$%.4f", u.Calls, u.InputTokens, u.OutputTokens, u.CostUSD)
+	if u.CachedCalls > 0 {
+		s += fmt.Sprintf(" cached=%d", u.CachedCalls)
+	}
+	return s
 }
 
 func firstLine(s string) string {

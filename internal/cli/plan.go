@@ -39,6 +39,8 @@ type PlanOptions struct {
 	// Interactive is whether both the input and the output are a terminal
 	// to hold the session on.
 	Interactive bool
+	// Planner decomposes the goal: auto, llm or builtin.
+	Planner string
 }
 
 // NewCmdPlan builds `orchestrate plan GOAL`.
@@ -95,6 +97,7 @@ needs --yes.`,
 	fs.BoolVar(&opts.Execute, "execute", false, "submit the approved plan as a job at once and print the job id")
 	fs.BoolVar(&opts.Wait, "wait", false, "with --execute, follow the job until it ends; exit 0 only if it succeeded")
 	fs.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVar(&opts.Planner, "planner", plannerAuto, "who decomposes the goal: builtin (the catalog of scenarios), llm (the planner model of --roles-config, falling back to the catalog) or auto (llm when configured)")
 	_ = cmd.MarkFlagFilename("import", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("export", "yaml", "yml")
 	return cmd
@@ -132,22 +135,34 @@ func (o *PlanOptions) check() error {
 
 // answerKeys are the planning questions' keys, in the order they are asked.
 func answerKeys() []string {
-	keys := make([]string, len(planQuestions))
-	for i, q := range planQuestions {
-		keys[i] = q.key
-	}
-	return keys
+	return []string{planner.AnswerVolume, planner.AnswerLatency, planner.AnswerRetraining, planner.AnswerInfra}
 }
 
 func runPlan(ctx context.Context, f *Factory, opts *PlanOptions) error {
-	plan, err := startingPlan(opts)
+	mode, err := f.resolvePlanner(opts.Planner)
 	if err != nil {
 		return err
+	}
+	decompose, err := f.decomposer(mode, nil, f.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	var plan *planner.Plan
+	// A session plans once its questions are answered; the llm planner is
+	// not asked twice.
+	if opts.Import != "" || opts.Yes || mode == plannerBuiltin {
+		if plan, err = startingPlan(ctx, opts, decompose, mode); err != nil {
+			return err
+		}
 	}
 	// Reach the servers before the first question, so that a missing or
 	// unreachable server does not waste the session.
 	var st *stack.Stack
-	var skills planner.Skills = stack.Skills(nil, nil)
+	reg := stack.Skills(nil, nil)
+	if err := stack.ApplyRoles(reg, f.roles, nil); err != nil {
+		return usageError{err}
+	}
+	var skills planner.Skills = reg
 	if opts.Execute || opts.Export == "" || f.Globals.NATS != "" || f.Globals.Redis != "" {
 		if st, err = stack.Open(ctx, f.StackOptions(false)); err != nil {
 			return err
@@ -160,6 +175,17 @@ func runPlan(ctx context.Context, f *Factory, opts *PlanOptions) error {
 			return fmt.Errorf("%s: %w", opts.Import, err)
 		}
 	}
+	end := endProceed
+	var s *planSession
+	if !opts.Yes {
+		s = newPlanSession(f.IO.In, f.IO.Out, skills, opts.Execute)
+		defer s.close()
+		if opts.Import == "" {
+			if plan, err = s.plan(ctx, opts.Goal, opts.Answers, decompose, mode == plannerLLM); err != nil {
+				return err
+			}
+		}
+	}
 	name := opts.Name
 	if name == "" {
 		name = plan.Name
@@ -167,15 +193,7 @@ func runPlan(ctx context.Context, f *Factory, opts *PlanOptions) error {
 	if !broker.ValidID(name) {
 		name = planner.Slug(plan.Goal)
 	}
-	end := endProceed
-	if !opts.Yes {
-		s := newPlanSession(f.IO.In, f.IO.Out, skills, opts.Execute)
-		defer s.close()
-		if opts.Import == "" {
-			if plan, err = s.plan(ctx, opts.Goal, opts.Answers); err != nil {
-				return err
-			}
-		}
+	if s != nil {
 		if end, name, err = s.edit(ctx, plan, name); err != nil {
 			return err
 		}
@@ -189,7 +207,7 @@ func runPlan(ctx context.Context, f *Factory, opts *PlanOptions) error {
 
 // startingPlan is the plan before the session: the goal's plan with the
 // answers given, or the imported file's.
-func startingPlan(opts *PlanOptions) (*planner.Plan, error) {
+func startingPlan(ctx context.Context, opts *PlanOptions, decompose decomposeFunc, mode string) (*planner.Plan, error) {
 	if opts.Import != "" {
 		data, err := os.ReadFile(opts.Import)
 		if err != nil {
@@ -201,6 +219,9 @@ func startingPlan(opts *PlanOptions) (*planner.Plan, error) {
 		}
 		plan.Record(planner.ActionImported, "", "from "+opts.Import)
 		return plan, nil
+	}
+	if mode == plannerLLM {
+		return decompose(ctx, opts.Goal, opts.Answers)
 	}
 	// The goal alone first, so that a goal no scenario knows is not
 	// reported as a wrong answer.

@@ -44,11 +44,11 @@ func TestPlanFlagsBecomeOptions(t *testing.T) {
 		err      string
 	}{
 		{"a goal with answers, a name and --yes", []string{"plan", "g", "--answers", "volume=2M,latency=50ms", "--yes", "--name", "churn-a"}, false,
-			PlanOptions{Goal: "g", Answers: map[string]string{"volume": "2M", "latency": "50ms"}, Yes: true, Name: "churn-a", Output: "text"}, ""},
+			PlanOptions{Goal: "g", Answers: map[string]string{"volume": "2M", "latency": "50ms"}, Yes: true, Name: "churn-a", Output: "text", Planner: "auto"}, ""},
 		{"an import exported, executed and followed", []string{"plan", "--import", "a.yaml", "--export", "b.yaml", "-y", "--execute", "--wait", "-o", "json"}, false,
-			PlanOptions{Import: "a.yaml", Export: "b.yaml", Yes: true, Execute: true, Wait: true, Output: "json"}, ""},
+			PlanOptions{Import: "a.yaml", Export: "b.yaml", Yes: true, Execute: true, Wait: true, Output: "json", Planner: "auto"}, ""},
 		{"a terminal holds a session without --yes", []string{"plan", "g"}, true,
-			PlanOptions{Goal: "g", Output: "text", Interactive: true}, ""},
+			PlanOptions{Goal: "g", Output: "text", Interactive: true, Planner: "auto"}, ""},
 		{"without a terminal --yes is required", []string{"plan", "g"}, false, PlanOptions{}, "pass --yes to accept the plan, and --answers volume=1M"},
 		{"an import without a terminal needs --yes", []string{"plan", "--import", "a.yaml"}, false, PlanOptions{}, "--yes to save the imported plan"},
 		{"an unknown answer is refused by its key", []string{"plan", "g", "--answers", "speed=fast", "--yes"}, false, PlanOptions{}, `unknown question "speed"`},

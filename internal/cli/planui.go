@@ -37,15 +37,6 @@ func canPrompt(stream any) bool {
 	return false
 }
 
-// planQuestions are the questions of the planning session, in order, each
-// the answer key planner.Decompose reads.
-var planQuestions = []struct{ key, text string }{
-	{planner.AnswerVolume, "Data volume and velocity (customers)"},
-	{planner.AnswerLatency, "Latency requirement"},
-	{planner.AnswerRetraining, "Retraining frequency (daily, weekly or monthly)"},
-	{planner.AnswerInfra, "Existing infrastructure (aws or kubernetes)"},
-}
-
 // errInputEnded: the input closed in the middle of the session.
 var errInputEnded = errors.New("the input ended before the plan was approved: nothing was saved")
 
@@ -153,19 +144,25 @@ func (s *planSession) ask(ctx context.Context, question, def string, check func(
 }
 
 // plan asks the questions given has no answer to, and plans the goal.
-func (s *planSession) plan(ctx context.Context, goal string, given map[string]string) (*planner.Plan, error) {
+//
+// With an llm planner (llm set), a goal no builtin scenario knows is asked
+// no questions: the model plans from the goal alone.
+func (s *planSession) plan(ctx context.Context, goal string, given map[string]string, decompose decomposeFunc, llm bool) (*planner.Plan, error) {
 	fmt.Fprintf(s.out, "Planning: %s\n", goal)
 	answers := maps.Clone(given)
 	if answers == nil {
 		answers = map[string]string{}
 	}
-	defaults := planner.DefaultAnswers()
-	for _, q := range planQuestions {
-		if _, ok := answers[q.key]; ok {
+	questions, err := planner.Questions(goal)
+	if err != nil && (!llm || !errors.Is(err, planner.ErrNoScenario)) {
+		return nil, err
+	}
+	for _, q := range questions {
+		if _, ok := answers[q.Key]; ok {
 			continue
 		}
-		v, err := s.ask(ctx, q.text, defaults[q.key], func(v string) (string, error) {
-			if _, err := planner.Decompose(goal, map[string]string{q.key: v}); err != nil {
+		v, err := s.ask(ctx, q.Text, q.Default, func(v string) (string, error) {
+			if _, err := planner.Decompose(goal, map[string]string{q.Key: v}); err != nil {
 				return "", answerReason(err)
 			}
 			return v, nil
@@ -173,9 +170,9 @@ func (s *planSession) plan(ctx context.Context, goal string, given map[string]st
 		if err != nil {
 			return nil, err
 		}
-		answers[q.key] = v
+		answers[q.Key] = v
 	}
-	return planner.Decompose(goal, answers)
+	return decompose(ctx, goal, answers)
 }
 
 // answerReason is the reason Decompose refused an answer, without the

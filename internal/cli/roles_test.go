@@ -10,13 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/orchestrate-dev/orchestrate/internal/stack"
 	"github.com/orchestrate-dev/orchestrate/planner"
 	"github.com/orchestrate-dev/orchestrate/specialists"
 	"github.com/orchestrate-dev/orchestrate/specialists/roleconfig"
-	"github.com/orchestrate-dev/orchestrate/workers"
 )
 
 // A role configured with the exec executor runs a shell-script agent for
@@ -36,23 +33,7 @@ func TestAnExecRoleRunsItsAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A pool of this process, with the roles file, serves the job.
-	rc, err := roleconfig.Load(roles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := stack.Open(context.Background(), stack.Options{NATSURL: c.flags[1], RedisURL: c.flags[3], Prefix: c.flags[5], Roles: rc, Log: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	pool, err := workers.NewPool(st.PoolDeps(zap.NewNop()), workers.Config{Roles: []string{specialists.RoleDiag}, MaxAgents: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Shutdown(context.Background()) })
+	serveWithRoles(t, c, roles)
 	code, stdout, stderr := c.run(t, "execute-plan", "agents", "--wait", "--output", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

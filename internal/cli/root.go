@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/orchestrate-dev/orchestrate/broker"
 	"github.com/orchestrate-dev/orchestrate/internal/stack"
+	"github.com/orchestrate-dev/orchestrate/planner"
 	"github.com/orchestrate-dev/orchestrate/specialists/roleconfig"
 )
 
@@ -57,6 +59,18 @@ type Globals struct {
 	StreamReplicas int
 	// RolesConfig is the roles.yaml that gives roles other executors.
 	RolesConfig string
+	// NoCache bypasses the llm executors' response cache.
+	NoCache bool
+	// BudgetUSD bounds the model costs of the jobs this command submits;
+	// zero keeps the plan's own.
+	BudgetUSD float64
+}
+
+// budget gives plan the --budget-usd of the command line, if any.
+func (f *Factory) budget(plan *planner.Plan) {
+	if f.Globals.BudgetUSD > 0 {
+		plan.BudgetUSD = f.Globals.BudgetUSD
+	}
 }
 
 // Factory gives commands their dependencies.
@@ -101,6 +115,7 @@ func (f *Factory) StackOptions(embed bool) stack.Options {
 		Broker:   broker.Config{MaxDeliver: f.Globals.MaxDeliver, AckWait: f.Globals.AckWait, RoleMaxDeliver: f.roleMaxDeliver, Replicas: f.Globals.StreamReplicas},
 		Security: f.Globals.Security,
 		Roles:    f.roles,
+		NoCache:  f.Globals.NoCache,
 	}
 }
 
@@ -148,6 +163,9 @@ Exit codes:
 					return usageError{err}
 				}
 			}
+			if b := f.Globals.BudgetUSD; b < 0 || math.IsInf(b, 0) || math.IsNaN(b) {
+				return usagef("--budget-usd %v: want US dollars, zero (no bound) or more", b)
+			}
 			if r := f.Globals.StreamReplicas; r < 1 || r > 5 {
 				return usagef("--stream-replicas %d: want 1 to 5", r)
 			}
@@ -171,6 +189,8 @@ Exit codes:
 	pf.IntVar(&f.Globals.MaxDeliver, "max-deliver", 5, "deliveries of a task before it goes to the dead letters; the same on every node (env ORCHESTRATE_MAX_DELIVER)")
 	pf.StringSliceVar(&f.Globals.RoleMaxDeliver, "max-deliver-role", nil, "ROLE=N: deliveries of a task of that role before it goes to the dead letters, overriding --max-deliver (repeatable)")
 	pf.StringVar(&f.Globals.RolesConfig, "roles-config", "", "roles.yaml giving some roles another executor than their builtin skills (see docs/specialists.md)")
+	pf.Float64Var(&f.Globals.BudgetUSD, "budget-usd", 0, "bound on what the model calls of a submitted job may cost, in US dollars; a task that finds it spent fails permanently (0: the plan's budget_usd, else none)")
+	pf.BoolVar(&f.Globals.NoCache, "no-cache", false, "llm executors call their models for every request: no cached response is replayed, none is stored")
 	pf.IntVar(&f.Globals.StreamReplicas, "stream-replicas", 1, "replicas of each JetStream stream (3 in a NATS cluster); set where streams are created (broker init)")
 	pf.DurationVar(&f.Globals.AckWait, "ack-wait", 30*time.Second, "how long a delivered task may go without a sign of life before it is delivered again (workers renew it while they run it); the same on every node")
 	sec := &f.Globals.Security

@@ -121,6 +121,7 @@ func runGoal(ctx context.Context, f *Factory, opts *RunOptions) error {
 	}
 	defer pool.Shutdown(context.Background())
 
+	f.budget(plan)
 	job, err := st.Submitter().Submit(ctx, plan)
 	if err != nil {
 		return err

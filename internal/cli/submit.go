@@ -24,6 +24,8 @@ type SubmitOptions struct {
 	Wait      bool
 	Output    string
 	Data      DataOptions
+	// Planner decomposes the goal with --decompose: auto, llm or builtin.
+	Planner string
 }
 
 // NewCmdSubmit builds `orchestrate submit TEXT`.
@@ -36,10 +38,14 @@ func NewCmdSubmit(f *Factory, runF func(context.Context, *SubmitOptions) error) 
 job id; with --wait it follows the job to the end and exits 0 only if it
 succeeded.
 
-  --decompose       plans the goal without questions (the builtin catalog's
-                    decomposition with its default answers: 1M customers,
-                    100ms latency, weekly retraining, AWS) and submits the
-                    whole DAG
+  --decompose       plans the goal without questions and submits the whole
+                    DAG: the builtin catalog's scenario with its default
+                    answers (churn: 1M customers, 100ms latency, weekly
+                    retraining, AWS; defect detection: 100K frames a day,
+                    50ms per frame on the device, weekly retraining, AWS
+                    IoT Greengrass), or with --planner llm (the default
+                    when --roles-config has a planner) a model's plan,
+                    falling back to the catalog
   --agent ROLE      sends the text as one subtask to that role; the role's
                     skill is the one the text's words name, or --skill
   (neither)         chooses the role and skill from the text's words and
@@ -49,6 +55,7 @@ succeeded.
 --priority applies to every subtask: workers take high before normal
 before low.`,
 		Example: `  orchestrate submit "Build production ML system for customer churn prediction with real-time inference" --decompose
+  orchestrate submit "Build defect detection system using computer vision for manufacturing QC with edge deployment" --decompose
   orchestrate submit "Create recommendation system with collaborative filtering, content-based, and neural collaborative filtering" --agent ml-systems-architect --priority high
   orchestrate submit "Implement logistic regression baseline for comparison" --priority high
   orchestrate submit --plan ml-churn-system.yaml --wait --output json`,
@@ -76,6 +83,7 @@ before low.`,
 	cmd.Flags().StringVar(&opts.PlanFile, "plan", "", "submit this plan file (YAML) instead of a text")
 	cmd.Flags().BoolVar(&opts.Wait, "wait", false, "follow the job until it ends; exit 0 only if it succeeded")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&opts.Planner, "planner", plannerAuto, "with --decompose, who plans: builtin (the catalog of scenarios), llm (the planner model of --roles-config, falling back to the catalog) or auto (llm when configured)")
 	opts.Data.addFlags(cmd.Flags())
 	return cmd
 }
@@ -95,6 +103,8 @@ func (o *SubmitOptions) check() error {
 		return usagef("--decompose plans the whole goal; --agent sends one task to one role: use one of them")
 	case o.Skill != "" && o.Agent == "":
 		return usagef("--skill needs --agent: it names a skill of that role")
+	case o.Planner != plannerAuto && !o.Decompose:
+		return usagef("--planner chooses who decomposes the goal: add --decompose")
 	}
 	if !o.Decompose && o.Data != (DataOptions{Seed: planner.DefaultSeed}) {
 		return usagef("--data, --test, --target, --positive, --rows and --seed apply to --decompose")
@@ -104,6 +114,16 @@ func (o *SubmitOptions) check() error {
 
 func runSubmit(ctx context.Context, f *Factory, opts *SubmitOptions) error {
 	var plan *planner.Plan
+	mode := plannerBuiltin
+	if opts.Decompose {
+		var err error
+		if mode, err = f.resolvePlanner(opts.Planner); err != nil {
+			return err
+		}
+		if mode == plannerLLM && opts.Data != (DataOptions{Seed: planner.DefaultSeed}) {
+			return usagef("--data, --test, --target, --positive, --rows and --seed are read by the builtin planner: add --planner builtin")
+		}
+	}
 	switch {
 	case opts.PlanFile != "":
 		data, err := os.ReadFile(opts.PlanFile)
@@ -113,7 +133,7 @@ func runSubmit(ctx context.Context, f *Factory, opts *SubmitOptions) error {
 		if plan, err = planner.ReadYAML(data); err != nil {
 			return fmt.Errorf("%s: %w", opts.PlanFile, err)
 		}
-	case opts.Decompose:
+	case opts.Decompose && mode == plannerBuiltin:
 		// Plan before reaching the servers, so a goal no scenario knows
 		// fails fast; the data's digests come once the store is up.
 		if _, err := planner.DecomposeData(opts.Goal, nil, planner.Dataset{Rows: opts.Data.Rows}); err != nil {
@@ -126,6 +146,14 @@ func runSubmit(ctx context.Context, f *Factory, opts *SubmitOptions) error {
 	}
 	defer st.Close()
 	switch {
+	case opts.Decompose && mode == plannerLLM:
+		decompose, err := f.decomposer(mode, st.LLMCache, f.IO.ErrOut)
+		if err != nil {
+			return err
+		}
+		if plan, err = decompose(ctx, opts.Goal, nil); err != nil {
+			return err
+		}
 	case opts.Decompose:
 		if plan, err = opts.Data.plan(ctx, st.Store, opts.Goal); err != nil {
 			return err
@@ -159,6 +187,7 @@ func submitPlan(ctx context.Context, f *Factory, st *stack.Stack, plan *planner.
 	if err := st.Broker.EnsureTopology(ctx, st.Skills.Roles()); err != nil {
 		return err
 	}
+	f.budget(plan)
 	job, err := st.Submitter().Submit(ctx, plan)
 	if err != nil {
 		return err

@@ -63,6 +63,9 @@ type Options struct {
 	// Roles, when set, gives some roles another executor than their
 	// builtin skills (roles.yaml).
 	Roles *roleconfig.Config
+	// NoCache makes the llm executors call their models for every request
+	// instead of replaying cached responses (none are stored either).
+	NoCache bool
 	// Name identifies this client to the NATS server.
 	Name string
 	Log  *zap.Logger
@@ -82,6 +85,9 @@ type Stack struct {
 	Store  *artifacts.Store
 	Skills *specialists.Registry
 	Prefix string
+	// LLMCache keeps the model responses of llm executors and the llm
+	// planner; nil with Options.NoCache.
+	LLMCache llmagent.Cache
 
 	closers []func()
 }
@@ -157,7 +163,10 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 	s.Store = artifacts.NewStore(rdb, opts.Prefix, artifacts.Limits{})
 	s.Skills = Skills(s.Store, &collector.ScratchRedis{Client: rdb, URL: opts.RedisURL, Prefix: keys.New(opts.Prefix).Prefix})
 	// Model responses are kept for a month: long enough for any replay.
-	if err := ApplyRoles(s.Skills, opts.Roles, llmagent.NewRedisCache(rdb, keys.New(opts.Prefix).Prefix+"llmcache:", 30*24*time.Hour)); err != nil {
+	if !opts.NoCache {
+		s.LLMCache = llmagent.NewRedisCache(rdb, keys.New(opts.Prefix).Prefix+"llmcache:", 30*24*time.Hour)
+	}
+	if err := ApplyRoles(s.Skills, opts.Roles, s.LLMCache); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -192,7 +201,7 @@ func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config, cache llmagent.C
 		case roleconfig.ExecutorExec:
 			skill := execagent.Skill(execagent.Config{Command: cfg.Command, Timeout: time.Duration(cfg.Timeout),
 				PermanentExitCodes: cfg.PermanentExitCodes, Env: cfg.Env})
-			for _, name := range r.Skills(role) {
+			for _, name := range append(r.Skills(role), specialists.SkillFreeForm) {
 				r.Register(role, name, skill)
 			}
 		case roleconfig.ExecutorLLM:
@@ -200,14 +209,23 @@ func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config, cache llmagent.C
 				return fmt.Errorf("%w: roles.%s: unknown provider %q; use %s or %s", roleconfig.ErrInvalid, role, cfg.Provider, llmagent.ProviderAnthropic, llmagent.ProviderOpenAI)
 			}
 			skill := llmagent.Skill(llmagent.Config{Provider: cfg.Provider, Model: cfg.Model, BaseURL: cfg.BaseURL, APIKeyEnv: cfg.APIKeyEnv,
-				MaxTurns: cfg.MaxTurns, MaxTokens: cfg.MaxTokens, SystemPrompt: cfg.SystemPrompt, Timeout: time.Duration(cfg.Timeout),
-				Cache: cache})
-			for _, name := range r.Skills(role) {
+				MaxTurns: cfg.MaxTurns, MaxTokens: cfg.MaxTokens, Temperature: cfg.Temperature, SystemPrompt: cfg.SystemPrompt, Timeout: time.Duration(cfg.Timeout),
+				Cache: cache, BudgetUSD: cfg.BudgetUSD, Prices: Prices(rc), RunTimeout: time.Duration(cfg.RunTimeout)})
+			for _, name := range append(r.Skills(role), specialists.SkillFreeForm) {
 				r.Register(role, name, skill)
 			}
 		}
 	}
 	return nil
+}
+
+// Prices are the price table of rc in the llm executor's form.
+func Prices(rc *roleconfig.Config) map[string]llmagent.Price {
+	out := map[string]llmagent.Price{}
+	for m, p := range rc.Prices {
+		out[m] = llmagent.Price{InputPerMTok: p.InputPerMTok, OutputPerMTok: p.OutputPerMTok}
+	}
+	return out
 }
 
 // Submitter returns a submitter over the stack.

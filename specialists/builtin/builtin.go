@@ -77,6 +77,9 @@ func Register(r *specialists.Registry) {
 	for _, s := range churnSkills {
 		r.Register(s.role, s.name, s.run)
 	}
+	for _, s := range defectSkills {
+		r.Register(s.role, s.name, s.run)
+	}
 }
 
 func (s churnSkill) params() []string {
@@ -113,11 +116,16 @@ func (s churnSkill) run(ctx context.Context, req *specialists.Request) (*special
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, rendered...)
+	return skillResult(summary, append(files, rendered...)), nil
+}
+
+// skillResult is a skill's result: its files, and a summary that says what
+// they are and where they went.
+func skillResult(summary string, files []artifacts.File) *specialists.Result {
 	return &specialists.Result{
 		Files:   files,
 		Summary: fmt.Sprintf("%s (%d files under %s)", summary, len(files), strings.Join(topDirs(files), ", ")),
-	}, nil
+	}
 }
 
 // topDirs lists the distinct first two path elements of files, in order.

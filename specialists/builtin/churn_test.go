@@ -24,17 +24,23 @@ var smallData = map[string]string{"rows": "1500"}
 // runSkill runs one churn skill through a registry, as a worker would.
 func runSkill(t *testing.T, s churnSkill, params map[string]string) *specialists.Result {
 	t.Helper()
+	return runRegistered(t, s.role, s.name, params)
+}
+
+// runRegistered runs the skill registered as role/name, as a worker would.
+func runRegistered(t *testing.T, role, name string, params map[string]string) *specialists.Result {
+	t.Helper()
 	reg := specialists.NewRegistry()
 	Register(reg)
-	fn, err := reg.Lookup(s.role, s.name)
+	fn, err := reg.Lookup(role, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := &specialists.Request{Job: "job-1", Task: s.name, Role: s.role, Skill: s.name, Attempt: 1,
+	req := &specialists.Request{Job: "job-1", Task: name, Role: role, Skill: name, Attempt: 1,
 		Params: params, ScratchRoot: t.TempDir()}
 	res, err := fn(context.Background(), req)
 	if err != nil {
-		t.Fatalf("skill %s/%s: %v", s.role, s.name, err)
+		t.Fatalf("skill %s/%s: %v", role, name, err)
 	}
 	if err := req.Cleanup(); err != nil {
 		t.Fatal(err)
@@ -189,11 +195,11 @@ func TestRegisterAddsEachSkillToItsRole(t *testing.T) {
 	reg := specialists.NewRegistry()
 	Register(reg)
 	want := map[string]string{
-		specialists.RoleMLArchitect:    "drift-monitoring,retraining,scaffold",
-		specialists.RoleDataPipeline:   "feature-store,features",
-		specialists.RoleDataScience:    "model-evaluation,train-models",
+		specialists.RoleMLArchitect:    "cnn-model,drift-monitoring,qc-scaffold,retraining,scaffold",
+		specialists.RoleDataPipeline:   "feature-store,features,image-pipeline",
+		specialists.RoleDataScience:    "model-evaluation,train-models,training-infra",
 		specialists.RoleBackend:        "ab-testing,load-test,serving",
-		specialists.RoleCloudArchitect: "dashboards,deployment",
+		specialists.RoleCloudArchitect: "dashboards,deployment,edge-deployment",
 	}
 	for role, skills := range want {
 		if got := strings.Join(reg.Skills(role), ","); got != skills {

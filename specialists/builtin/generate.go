@@ -80,19 +80,31 @@ func trainModels(ctx context.Context, req *specialists.Request, p *churnParams) 
 	if err != nil {
 		return nil, "", err
 	}
-	src, err := modelkit.Source(p.Module + "/" + modelkitDir)
+	kit, err := modelkitFiles(p.Module)
 	if err != nil {
-		return nil, "", specialists.Permanent(fmt.Errorf("model engine source: %w", err))
+		return nil, "", err
 	}
-	for _, name := range slices.Sorted(maps.Keys(src)) {
-		files = append(files, artifacts.File{Path: path.Join(modelkitDir, name), Data: src[name], Mode: 0o644})
-	}
+	files = append(files, kit...)
 	scores := make([]string, len(rep.Models))
 	for i, m := range rep.Models {
 		scores[i] = fmt.Sprintf("%s %.4f", m.Name, m.Test.ROCAUC)
 	}
 	return files, fmt.Sprintf("test ROC AUC %s; best on validation %s; %d trials per family on %d rows",
 		strings.Join(scores, ", "), rep.Best, opts.Trials, data.rows), nil
+}
+
+// modelkitFiles are the model engine's sources as the generated module's
+// internal/modelkit.
+func modelkitFiles(module string) ([]artifacts.File, error) {
+	src, err := modelkit.Source(module + "/" + modelkitDir)
+	if err != nil {
+		return nil, specialists.Permanent(fmt.Errorf("model engine source: %w", err))
+	}
+	files := make([]artifacts.File, 0, len(src))
+	for _, name := range slices.Sorted(maps.Keys(src)) {
+		files = append(files, artifacts.File{Path: path.Join(modelkitDir, name), Data: src[name], Mode: 0o644})
+	}
+	return files, nil
 }
 
 // dataError makes the engine's complaints about the data permanent: the

@@ -20,13 +20,13 @@ type anthropicAPI struct {
 	params anthropic.MessageNewParams
 }
 
-func newAnthropic(cfg Config, key, system, brief string) *anthropicAPI {
+func newAnthropic(cfg Config, key, system, brief string, specs []toolSpec) *anthropicAPI {
 	opts := []option.RequestOption{option.WithoutEnvironmentDefaults(), option.WithAPIKey(key), option.WithMaxRetries(cfg.MaxRetries)}
 	if cfg.BaseURL != "" {
 		opts = append(opts, option.WithBaseURL(cfg.BaseURL))
 	}
-	tools := make([]anthropic.ToolUnionParam, len(toolSpecs))
-	for i, t := range toolSpecs {
+	tools := make([]anthropic.ToolUnionParam, len(specs))
+	for i, t := range specs {
 		props, required := t.schema()
 		tools[i] = anthropic.ToolUnionParam{OfTool: &anthropic.ToolParam{
 			Name:        t.name,
@@ -37,11 +37,12 @@ func newAnthropic(cfg Config, key, system, brief string) *anthropicAPI {
 	return &anthropicAPI{
 		client: anthropic.NewClient(opts...),
 		params: anthropic.MessageNewParams{
-			Model:     anthropic.Model(cfg.Model),
-			MaxTokens: int64(cfg.MaxTokens),
-			System:    []anthropic.TextBlockParam{{Text: system}},
-			Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(brief))},
-			Tools:     tools,
+			Model:       anthropic.Model(cfg.Model),
+			MaxTokens:   int64(cfg.MaxTokens),
+			Temperature: anthropic.Float(cfg.Temperature),
+			System:      []anthropic.TextBlockParam{{Text: system}},
+			Messages:    []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(brief))},
+			Tools:       tools,
 		},
 	}
 }
@@ -49,12 +50,13 @@ func newAnthropic(cfg Config, key, system, brief string) *anthropicAPI {
 func (a *anthropicAPI) request() any {
 	p := a.params
 	return struct {
-		Model     anthropic.Model            `json:"model"`
-		MaxTokens int64                      `json:"max_tokens"`
-		System    []anthropic.TextBlockParam `json:"system"`
-		Messages  []anthropic.MessageParam   `json:"messages"`
-		Tools     []anthropic.ToolUnionParam `json:"tools"`
-	}{p.Model, p.MaxTokens, p.System, p.Messages, p.Tools}
+		Model       anthropic.Model            `json:"model"`
+		MaxTokens   int64                      `json:"max_tokens"`
+		Temperature float64                    `json:"temperature"`
+		System      []anthropic.TextBlockParam `json:"system"`
+		Messages    []anthropic.MessageParam   `json:"messages"`
+		Tools       []anthropic.ToolUnionParam `json:"tools"`
+	}{p.Model, p.MaxTokens, p.Temperature.Value, p.System, p.Messages, p.Tools}
 }
 
 func (a *anthropicAPI) send(ctx context.Context) ([]byte, error) {
@@ -80,7 +82,7 @@ func (a *anthropicAPI) accept(data []byte) (reply, error) {
 	return rep, nil
 }
 
-func (a *anthropicAPI) answer(results []toolResult) {
+func (a *anthropicAPI) answer(results []toolResult, reminder string) {
 	blocks := make([]anthropic.ContentBlockParamUnion, len(results))
 	for i, res := range results {
 		blocks[i] = anthropic.NewToolResultBlock(res.id, res.content, res.isError)

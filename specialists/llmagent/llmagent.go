@@ -3,6 +3,7 @@ package llmagent
 import (
 	"context"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,9 @@ type Config struct {
 	MaxTurns int
 	// MaxTokens bounds one response; zero means 8192.
 	MaxTokens int
+	// Temperature of the model's sampling; zero, the default, makes a run
+	// as repeatable as the provider allows.
+	Temperature float64
 	// SystemPrompt is the path of a file holding the system prompt; empty
 	// means a default one naming the role.
 	SystemPrompt string
@@ -47,6 +51,14 @@ type Config struct {
 	MaxRetries int
 	// Cache replays the responses to requests already made; nil means none.
 	Cache Cache
+	// BudgetUSD bounds what one run of a subtask may cost; zero means no
+	// bound. The job's budget is the request's Meter's.
+	BudgetUSD float64
+	// Prices are added to DefaultPrices, and win over them, to estimate
+	// costs.
+	Prices map[string]Price
+	// RunTimeout bounds one command of the run tool; zero means 2 minutes.
+	RunTimeout time.Duration
 }
 
 // Defaults of the zero values of Config.
@@ -89,6 +101,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxRetries <= 0 {
 		c.MaxRetries = DefaultMaxRetries
 	}
+	if c.RunTimeout <= 0 {
+		c.RunTimeout = runTimeout
+	}
 	return c
 }
 
@@ -102,6 +117,7 @@ func Skill(cfg Config) specialists.Skill {
 		if err != nil {
 			return nil, err
 		}
+		defer r.session.close()
 		return r.loop(ctx)
 	}
 }
@@ -119,8 +135,8 @@ type provider interface {
 	// returns the tool calls it makes and the tokens it took.
 	accept(data []byte) (reply, error)
 	// answer adds the results of the last response's tool calls, or, when
-	// there are none, reminds the model to use the tools.
-	answer(results []toolResult)
+	// there are none, the reminder to use the tools.
+	answer(results []toolResult, reminder string)
 }
 
 // reply is what the loop needs of one response.
@@ -129,7 +145,7 @@ type reply struct {
 	inputTokens, outputTokens int64
 }
 
-// reminder answers a model that used no tool.
+// reminder answers an agent that used no tool.
 const reminder = "Use the tools: write the files with write_file, then call finish."
 
 // run is one execution of the agent loop.
@@ -140,6 +156,9 @@ type run struct {
 
 	calls, cached             int
 	inputTokens, outputTokens int64
+	// price is the model's; cost is what the run's calls cost by it.
+	price Price
+	cost  float64
 }
 
 func newRun(ctx context.Context, cfg Config, req *specialists.Request) (*run, error) {
@@ -149,15 +168,11 @@ func newRun(ctx context.Context, cfg Config, req *specialists.Request) (*run, er
 	if cfg.Provider != ProviderAnthropic && cfg.Provider != ProviderOpenAI {
 		return nil, specialists.Permanent(fmt.Errorf("role %s: unknown provider %q (want %s or %s)", req.Role, cfg.Provider, ProviderAnthropic, ProviderOpenAI))
 	}
-	key := os.Getenv(cfg.APIKeyEnv)
-	// A local server (Ollama, vLLM) is reached through a base_url and
-	// usually wants no key.
-	keyless := cfg.Provider == ProviderOpenAI && cfg.BaseURL != ""
-	if key == "" && !keyless {
-		return nil, specialists.Permanent(fmt.Errorf("role %s: no API key: the environment variable %s is not set", req.Role, cfg.APIKeyEnv))
+	key, err := apiKey(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("role %s: %w", req.Role, err)
 	}
-	system := fmt.Sprintf("You are the %s of a team building a software project. You do one subtask: "+
-		"read the inputs you need, write the files the subtask asks for with write_file, then call finish.", req.Role)
+	system := defaultPrompt(req.Role)
 	if cfg.SystemPrompt != "" {
 		data, err := os.ReadFile(cfg.SystemPrompt)
 		if err != nil {
@@ -169,13 +184,41 @@ func newRun(ctx context.Context, cfg Config, req *specialists.Request) (*run, er
 	if err != nil {
 		return nil, err
 	}
-	var api provider
-	if cfg.Provider == ProviderOpenAI {
-		api = newOpenAI(cfg, key, system, brief(req))
-	} else {
-		api = newAnthropic(cfg, key, system, brief(req))
+	s.runTimeout = cfg.RunTimeout
+	return &run{cfg: cfg, api: newProvider(cfg, key, system, brief(req), toolSpecs), session: s, price: priceOf(cfg.Model, cfg.Prices)}, nil
+}
+
+// prompts are the default system prompts, one per role, and default.md
+// for a role without one.
+//
+//go:embed prompts/*.md
+var prompts embed.FS
+
+func defaultPrompt(role string) string {
+	data, err := prompts.ReadFile("prompts/" + role + ".md")
+	if err != nil {
+		data, _ = prompts.ReadFile("prompts/default.md")
 	}
-	return &run{cfg: cfg, api: api, session: s}, nil
+	return string(data)
+}
+
+// apiKey reads the key of cfg's provider from the environment.
+func apiKey(cfg Config) (string, error) {
+	key := os.Getenv(cfg.APIKeyEnv)
+	// A local server (Ollama, vLLM) is reached through a base_url and
+	// usually wants no key.
+	keyless := cfg.Provider == ProviderOpenAI && cfg.BaseURL != ""
+	if key == "" && !keyless {
+		return "", specialists.Permanent(fmt.Errorf("no API key: the environment variable %s is not set", cfg.APIKeyEnv))
+	}
+	return key, nil
+}
+
+func newProvider(cfg Config, key, system, brief string, specs []toolSpec) provider {
+	if cfg.Provider == ProviderOpenAI {
+		return newOpenAI(cfg, key, system, brief, specs)
+	}
+	return newAnthropic(cfg, key, system, brief, specs)
 }
 
 // loop calls the model and runs the tools it uses until it calls finish.
@@ -197,7 +240,7 @@ func (r *run) loop(ctx context.Context) (*specialists.Result, error) {
 		if r.session.done {
 			return &specialists.Result{Files: r.session.written, Summary: r.summary()}, nil
 		}
-		r.api.answer(results)
+		r.api.answer(results, reminder)
 	}
 	return nil, specialists.Permanent(fmt.Errorf("role %s: %w within %d turns (%s)", role, ErrMaxTurns, r.cfg.MaxTurns, r.usage()))
 }
@@ -217,9 +260,18 @@ func (r *run) send(ctx context.Context) (reply, error) {
 		if ok {
 			if rep, err := r.api.accept(data); err == nil {
 				r.cached++
-				return rep, nil
+				return rep, r.record(ctx, specialists.Usage{CachedCalls: 1})
 			}
 			// An unreadable entry is asked again, and replaced.
+		}
+	}
+	meter := r.session.req.Meter
+	if meter != nil {
+		if err := meter.Allow(ctx); err != nil {
+			if errors.Is(err, specialists.ErrBudget) {
+				return reply{}, specialists.Permanent(fmt.Errorf("%w (%s)", err, r.usage()))
+			}
+			return reply{}, err
 		}
 	}
 	data, err := r.api.send(ctx)
@@ -230,15 +282,33 @@ func (r *run) send(ctx context.Context) (reply, error) {
 	if err != nil {
 		return reply{}, fmt.Errorf("model call: %w", err)
 	}
+	u := specialists.Usage{Calls: 1, InputTokens: rep.inputTokens, OutputTokens: rep.outputTokens,
+		CostUSD: r.price.cost(rep.inputTokens, rep.outputTokens)}
 	r.calls++
 	r.inputTokens += rep.inputTokens
 	r.outputTokens += rep.outputTokens
+	r.cost += u.CostUSD
 	if r.cfg.Cache != nil {
 		if err := r.cfg.Cache.Put(ctx, key, data); err != nil {
 			return reply{}, fmt.Errorf("response cache: %w", err)
 		}
 	}
+	if err := r.record(ctx, u); err != nil {
+		return reply{}, err
+	}
+	if r.cfg.BudgetUSD > 0 && r.cost > r.cfg.BudgetUSD {
+		return reply{}, specialists.Permanent(fmt.Errorf("%w: the subtask spent $%.4f, more than its $%.4f budget (%s)",
+			specialists.ErrBudget, r.cost, r.cfg.BudgetUSD, r.usage()))
+	}
 	return rep, nil
+}
+
+// record adds a call's usage to the task's and the job's.
+func (r *run) record(ctx context.Context, u specialists.Usage) error {
+	if m := r.session.req.Meter; m != nil {
+		return m.Record(ctx, u)
+	}
+	return nil
 }
 
 // cacheKey is the SHA-256 of what determines a response.
@@ -252,7 +322,7 @@ func cacheKey(request any) (string, error) {
 }
 
 func (r *run) usage() string {
-	s := fmt.Sprintf("%d calls, %d input tokens, %d output tokens", r.calls, r.inputTokens, r.outputTokens)
+	s := fmt.Sprintf("%d calls, %d input tokens, %d output tokens, $%.4f", r.calls, r.inputTokens, r.outputTokens, r.cost)
 	if r.cached > 0 {
 		s += fmt.Sprintf(", %d responses from cache", r.cached)
 	}

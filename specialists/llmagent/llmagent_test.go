@@ -2,19 +2,17 @@ package llmagent_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/internal/fakemodel"
 	"github.com/orchestrate-dev/orchestrate/internal/testenv"
 	"github.com/orchestrate-dev/orchestrate/specialists"
 	"github.com/orchestrate-dev/orchestrate/specialists/llmagent"
@@ -36,73 +34,25 @@ type reply struct {
 	text   string
 }
 
-// fake speaks the Messages API, answering with its script in order and
-// keeping the request bodies it received.
+// fake speaks the Messages API (fakemodel), answering with its script in
+// order and keeping the request bodies it received.
 type fake struct {
-	t        *testing.T
-	mu       sync.Mutex
-	script   []reply
-	requests []map[string]any
-	srv      *httptest.Server
+	srv *fakemodel.Server
 }
 
 func newFake(t *testing.T, script ...reply) *fake {
-	f := &fake{t: t, script: script}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
+	replies := make([]fakemodel.Reply, len(script))
+	for i, r := range script {
+		uses := make([]fakemodel.Use, len(r.uses))
+		for k, u := range r.uses {
+			uses[k] = fakemodel.Use{ID: u.id, Name: u.name, Input: u.input}
+		}
+		replies[i] = fakemodel.Reply{Status: r.status, Text: r.text, Uses: uses}
+	}
+	return &fake{srv: fakemodel.Start(t, "secret-key", replies...)}
 }
 
-func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/messages" {
-		http.Error(w, "not found", http.StatusNotFound)
-		return
-	}
-	if r.Header.Get("X-Api-Key") != "secret-key" {
-		f.t.Errorf("x-api-key = %q", r.Header.Get("X-Api-Key"))
-	}
-	body, _ := io.ReadAll(r.Body)
-	var req map[string]any
-	if err := json.Unmarshal(body, &req); err != nil {
-		f.t.Errorf("request body: %v", err)
-	}
-	f.requests = append(f.requests, req)
-	if len(f.script) == 0 {
-		http.Error(w, `{"type":"error","error":{"type":"api_error","message":"script exhausted"}}`, http.StatusInternalServerError)
-		return
-	}
-	next := f.script[0]
-	f.script = f.script[1:]
-	w.Header().Set("Content-Type", "application/json")
-	if next.status != 0 {
-		w.Header().Set("Retry-After-Ms", "1")
-		w.WriteHeader(next.status)
-		fmt.Fprintf(w, `{"type":"error","error":{"type":"invalid_request_error","message":"status %d"}}`, next.status)
-		return
-	}
-	content := []map[string]any{}
-	if next.text != "" {
-		content = append(content, map[string]any{"type": "text", "text": next.text})
-	}
-	stop := "end_turn"
-	for _, u := range next.uses {
-		content = append(content, map[string]any{"type": "tool_use", "id": u.id, "name": u.name, "input": u.input})
-		stop = "tool_use"
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"id": fmt.Sprintf("msg_%d", len(f.requests)), "type": "message", "role": "assistant", "model": req["model"],
-		"content": content, "stop_reason": stop, "stop_sequence": nil,
-		"usage": map[string]any{"input_tokens": 100, "output_tokens": 10},
-	})
-}
-
-func (f *fake) received() []map[string]any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
-}
+func (f *fake) received() []map[string]any { return f.srv.Requests() }
 
 // toolResults returns the tool_result blocks of the last message of a
 // request, by tool_use_id.
@@ -222,7 +172,7 @@ func TestAnAgentReadsItsInputsAndItsWrittenFilesBecomeArtifacts(t *testing.T) {
 	for _, tl := range first["tools"].([]any) {
 		names = append(names, tl.(map[string]any)["name"].(string))
 	}
-	if fmt.Sprint(names) != "[list_inputs read_input write_file finish]" {
+	if fmt.Sprint(names) != "[list_inputs read_input write_file run finish]" {
 		t.Errorf("tools = %v", names)
 	}
 
@@ -305,7 +255,7 @@ func TestBadToolCallsAreToldToTheModelWhichCarriesOn(t *testing.T) {
 			{"t1", "write_file", map[string]any{"path": "../../etc/passwd", "content": "root::0:0"}},
 			{"t2", "write_file", map[string]any{"path": 7}},
 			{"t3", "read_input", map[string]any{"path": "other/unrelated.md"}},
-			{"t4", "run", map[string]any{"command": "ls"}},
+			{"t4", "delete_file", map[string]any{"path": "ok.md"}},
 		}},
 		reply{uses: []toolUse{{"t5", "write_file", map[string]any{"path": "ok.md", "content": "fine\n"}}, {"t6", "finish", map[string]any{"summary": "done"}}}},
 	)
@@ -321,7 +271,7 @@ func TestBadToolCallsAreToldToTheModelWhichCarriesOn(t *testing.T) {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
 	results := toolResults(t, reqs[1])
-	for id, why := range map[string]string{"t1": "../../etc/passwd", "t2": "not a JSON object", "t3": "not an input", "t4": `no tool "run"`} {
+	for id, why := range map[string]string{"t1": "../../etc/passwd", "t2": "not a JSON object", "t3": "not an input", "t4": `no tool "delete_file"`} {
 		if b := results[id]; b == nil || b["is_error"] != true || !strings.Contains(resultText(b), why) {
 			t.Errorf("tool_result %s = %v, want an error saying %q", id, b, why)
 		}

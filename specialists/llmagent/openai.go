@@ -34,11 +34,12 @@ type openAIAPI struct {
 
 // openAIRequest is the body of a chat completion request.
 type openAIRequest struct {
-	Model      string          `json:"model"`
-	MaxTokens  int             `json:"max_tokens"`
-	Messages   []openAIMessage `json:"messages"`
-	Tools      []openAITool    `json:"tools"`
-	ToolChoice string          `json:"tool_choice"`
+	Model       string          `json:"model"`
+	MaxTokens   int             `json:"max_tokens"`
+	Temperature float64         `json:"temperature"`
+	Messages    []openAIMessage `json:"messages"`
+	Tools       []openAITool    `json:"tools"`
+	ToolChoice  string          `json:"tool_choice"`
 }
 
 type openAIMessage struct {
@@ -85,13 +86,13 @@ type openAIResponse struct {
 	} `json:"usage"`
 }
 
-func newOpenAI(cfg Config, key, system, brief string) *openAIAPI {
+func newOpenAI(cfg Config, key, system, brief string, specs []toolSpec) *openAIAPI {
 	base := cfg.BaseURL
 	if base == "" {
 		base = DefaultOpenAIBaseURL
 	}
-	tools := make([]openAITool, len(toolSpecs))
-	for i, t := range toolSpecs {
+	tools := make([]openAITool, len(specs))
+	for i, t := range specs {
 		props, required := t.schema()
 		tools[i] = openAITool{Type: "function", Function: openAIFunction{Name: t.name, Description: t.description,
 			Parameters: map[string]any{"type": "object", "properties": props, "required": required}}}
@@ -102,8 +103,9 @@ func newOpenAI(cfg Config, key, system, brief string) *openAIAPI {
 		maxRetries: cfg.MaxRetries,
 		client:     &http.Client{},
 		body: openAIRequest{
-			Model:     cfg.Model,
-			MaxTokens: cfg.MaxTokens,
+			Model:       cfg.Model,
+			MaxTokens:   cfg.MaxTokens,
+			Temperature: cfg.Temperature,
 			Messages: []openAIMessage{
 				{Role: "system", Content: system},
 				{Role: "user", Content: brief},
@@ -223,7 +225,7 @@ func (o *openAIAPI) accept(data []byte) (reply, error) {
 	return rep, nil
 }
 
-func (o *openAIAPI) answer(results []toolResult) {
+func (o *openAIAPI) answer(results []toolResult, reminder string) {
 	for _, res := range results {
 		content := res.content
 		if res.isError {

@@ -189,7 +189,7 @@ func TestAnOpenAIAgentReadsItsInputsAndItsWrittenFilesBecomeArtifacts(t *testing
 		}
 		names = append(names, fn["name"].(string))
 	}
-	if fmt.Sprint(names) != "[list_inputs read_input write_file finish]" {
+	if fmt.Sprint(names) != "[list_inputs read_input write_file run finish]" {
 		t.Errorf("tools = %v", names)
 	}
 
@@ -257,7 +257,7 @@ func TestMalformedToolArgumentsAreToldToTheModelWhichCarriesOn(t *testing.T) {
 		completion{calls: []call{
 			{"c1", "write_file", `{"path": "a.md", "content": `},
 			{"c2", "write_file", `{"path":"../../etc/passwd","content":"root::0:0"}`},
-			{"c3", "run", `{"command":"ls"}`},
+			{"c3", "delete_file", `{"path":"ok.md"}`},
 		}},
 		completion{calls: []call{{"c4", "write_file", `{"path":"ok.md","content":"fine\n"}`}, {"c5", "finish", `{"summary":"done"}`}}},
 	)
@@ -273,7 +273,7 @@ func TestMalformedToolArgumentsAreToldToTheModelWhichCarriesOn(t *testing.T) {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
 	results := toolMessages(t, reqs[1])
-	for id, why := range map[string]string{"c1": "not a JSON object", "c2": "../../etc/passwd", "c3": `no tool "run"`} {
+	for id, why := range map[string]string{"c1": "not a JSON object", "c2": "../../etc/passwd", "c3": `no tool "delete_file"`} {
 		if got := results[id]; !strings.HasPrefix(got, "error: ") || !strings.Contains(got, why) {
 			t.Errorf("tool message %s = %q, want an error saying %q", id, got, why)
 		}

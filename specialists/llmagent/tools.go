@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
 	"github.com/orchestrate-dev/orchestrate/specialists"
@@ -30,6 +31,11 @@ var toolSpecs = []toolSpec{
 		map[string]string{"path": "the file's path, as list_inputs gives it"}},
 	{"write_file", "Write a file of this subtask's result. Paths are relative, with forward slashes; writing a path again replaces it.",
 		map[string]string{"path": "relative path such as docs/design.md", "content": "the whole content of the file"}},
+	{"run", fmt.Sprintf("Run a shell command line (/bin/sh -c) in a scratch directory holding the inputs, at their paths, and the files written so far. "+
+		"The result is the exit status (exit N, or killed after the time limit of %v) then the combined output, cut in the middle beyond %d KiB. "+
+		"Files the command creates or changes are not part of the result: write_file what you want to keep. "+
+		"Processes it leaves in the background are killed when it ends.", defaultRunTimeout, maxRunOutput>>10),
+		map[string]string{"command": "the command line, such as: ls -R && sh test.sh"}},
 	{"finish", "Finish the subtask once every file is written.",
 		map[string]string{"summary": "one or two sentences on what was produced"}},
 }
@@ -67,6 +73,22 @@ type session struct {
 	written []artifacts.File
 	summary string
 	done    bool
+	// ws is where run runs commands, made at the first run.
+	ws *workspace
+	// runTimeout bounds one command of the run tool.
+	runTimeout time.Duration
+}
+
+// close removes the run tool's workspace, if a command made one: the
+// commands' files are not part of the result, and removing them here also
+// empties what the request's Cleanup cannot (see workspace.remove). Best
+// effort: Cleanup tries again, and a subtask is not failed for its scratch
+// files.
+func (s *session) close() {
+	if s.ws != nil {
+		_ = s.ws.remove()
+		s.ws = nil
+	}
 }
 
 // newSession lists the artifacts of the subtask's upstream subtasks.
@@ -113,6 +135,7 @@ func (s *session) run(ctx context.Context, name string, input json.RawMessage) (
 		Path    *string `json:"path"`
 		Content *string `json:"content"`
 		Summary *string `json:"summary"`
+		Command *string `json:"command"`
 	}
 	if len(input) > 0 {
 		if err := json.Unmarshal(input, &args); err != nil {
@@ -169,6 +192,9 @@ func (s *session) run(ctx context.Context, name string, input json.RawMessage) (
 		} else {
 			s.written = append(s.written, f)
 		}
+		if s.ws != nil {
+			s.ws.pending[p] = true
+		}
 		return fmt.Sprintf("wrote %s (%d bytes)", p, len(content)), nil
 	case "finish":
 		summary, err := need("summary", args.Summary)
@@ -176,8 +202,19 @@ func (s *session) run(ctx context.Context, name string, input json.RawMessage) (
 			return "", err
 		}
 		s.summary, s.done = summary, true
+		s.close()
 		return "finished", nil
+	case "run":
+		command, err := need("command", args.Command)
+		if err != nil {
+			return "", err
+		}
+		return s.runCommand(ctx, command)
 	default:
-		return "", refuse("there is no tool %q; the tools are list_inputs, read_input, write_file and finish", name)
+		names := make([]string, len(toolSpecs))
+		for i, t := range toolSpecs {
+			names[i] = t.name
+		}
+		return "", refuse("there is no tool %q; the tools are %s", name, strings.Join(names, ", "))
 	}
 }

@@ -13,7 +13,7 @@ import (
 // that their training command reproduces the models bit for bit and their
 // serving code runs the same feature step and ONNX runtime.
 //
-//go:embed *.go engine/*.go evaluate/*.go features/*.go gbdt/*.go linear/*.go mlp/*.go onnxmodel/*.go synth/*.go tabular/*.go
+//go:embed *.go engine/*.go evaluate/*.go inspection/*.go features/*.go gbdt/*.go linear/*.go mlp/*.go onnxmodel/*.go synth/*.go tabular/*.go vision/*.go
 var source embed.FS
 
 // importPath is where the library lives in this module.

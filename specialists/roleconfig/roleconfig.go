@@ -37,6 +37,28 @@ var ErrInvalid = errors.New("invalid roles configuration")
 // Config is a roles file.
 type Config struct {
 	Roles map[string]Role `yaml:"roles"`
+	// Prices are US dollars per million tokens by model name, for the cost
+	// estimates of the llm executor; they add to and win over its
+	// defaults.
+	Prices map[string]Price `yaml:"prices,omitempty"`
+	// Planner is the model of the llm planner; nil means none.
+	Planner *Planner `yaml:"planner,omitempty"`
+}
+
+// Planner is the model the llm planner asks for plans.
+type Planner struct {
+	Provider  string   `yaml:"provider"`
+	Model     string   `yaml:"model"`
+	BaseURL   string   `yaml:"base_url,omitempty"`
+	APIKeyEnv string   `yaml:"api_key_env,omitempty"`
+	MaxTokens int      `yaml:"max_tokens,omitempty"`
+	Timeout   Duration `yaml:"timeout,omitempty"`
+}
+
+// Price is what a model charges per million tokens.
+type Price struct {
+	InputPerMTok  float64 `yaml:"input_usd_per_mtok"`
+	OutputPerMTok float64 `yaml:"output_usd_per_mtok"`
 }
 
 // Role is one role's executor and its settings.
@@ -55,8 +77,11 @@ type Role struct {
 	APIKeyEnv    string  `yaml:"api_key_env,omitempty"`
 	MaxTurns     int     `yaml:"max_turns,omitempty"`
 	MaxTokens    int     `yaml:"max_tokens,omitempty"`
+	Temperature  float64 `yaml:"temperature,omitempty"`
 	BudgetUSD    float64 `yaml:"budget_usd,omitempty"`
 	SystemPrompt string  `yaml:"system_prompt,omitempty"`
+	// RunTimeout bounds one command of the llm executor's run tool.
+	RunTimeout Duration `yaml:"run_timeout,omitempty"`
 }
 
 // Duration reads "10m" style durations.
@@ -130,6 +155,24 @@ func Parse(data []byte) (*Config, error) {
 			}
 		default:
 			bad("executor %q: want builtin, exec or llm", r.Executor)
+		}
+	}
+	if p := c.Planner; p != nil {
+		if !slices.Contains([]string{"anthropic", "openai"}, p.Provider) {
+			probs = append(probs, fmt.Sprintf("planner: provider %q: want anthropic or openai", p.Provider))
+		}
+		if p.Model == "" {
+			probs = append(probs, "planner: needs a model")
+		}
+	}
+	models := make([]string, 0, len(c.Prices))
+	for m := range c.Prices {
+		models = append(models, m)
+	}
+	sort.Strings(models)
+	for _, m := range models {
+		if p := c.Prices[m]; p.InputPerMTok < 0 || p.OutputPerMTok < 0 {
+			probs = append(probs, "prices."+m+": prices are US dollars per million tokens, zero or more")
 		}
 	}
 	if len(probs) > 0 {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/advancedclimatesystems/gonnx"
 	"github.com/advancedclimatesystems/gonnx/onnx"
+	"github.com/advancedclimatesystems/gonnx/ops"
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit"
 	"google.golang.org/protobuf/proto"
 	"gorgonia.org/tensor"
@@ -12,7 +13,8 @@ import (
 
 // Runtime serves a model that follows this package's graph contract,
 // running it with gonnx. It is safe for concurrent use: gonnx builds
-// fresh operators on every run and never writes the initializers.
+// fresh operators on every run, and the exported graphs avoid the one
+// operator input gonnx writes (Conv's bias, see ExportCNN).
 type Runtime struct {
 	model     *gonnx.Model
 	nFeatures int
@@ -36,6 +38,7 @@ func Load(data []byte) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load onnx model: %w", err)
 	}
+	model.GetOperator = castingInt8(model.GetOperator)
 	r := &Runtime{model: model, nFeatures: nFeatures}
 	for _, p := range mp.GetMetadataProps() {
 		if p.GetKey() == familyKey {
@@ -76,7 +79,7 @@ func checkContract(mp *onnx.ModelProto) (int, error) {
 func (r *Runtime) Features() int { return r.nFeatures }
 
 // Family returns the model family recorded at export ("linear", "mlp",
-// "ensemble"), or "" for a graph from elsewhere.
+// "ensemble", "cnn", "cnn-int8"), or "" for a graph from elsewhere.
 func (r *Runtime) Family() string { return r.family }
 
 // Predict returns the probability of the positive class for each row of
@@ -116,4 +119,36 @@ func (r *Runtime) Predict(x modelkit.Matrix) ([]float64, error) {
 		res[i] = float64(p)
 	}
 	return res, nil
+}
+
+// castingInt8 wraps gonnx's operator lookup so that Cast accepts int8
+// inputs, which ExportQuantized's weights are. gonnx v1.1.0's Cast
+// converts int8 tensors but leaves int8 out of the input types it
+// validates, so without this every quantized graph fails to run.
+func castingInt8(get gonnx.OpGetter) gonnx.OpGetter {
+	return func(opType string) (ops.Operator, error) {
+		op, err := get(opType)
+		if err != nil || opType != "Cast" {
+			return op, err
+		}
+		return int8Cast{op}, nil
+	}
+}
+
+// int8Cast is gonnx's Cast with int8 added to its input types.
+type int8Cast struct{ ops.Operator }
+
+func (c int8Cast) GetInputTypeConstraints() [][]tensor.Dtype {
+	types := c.Operator.GetInputTypeConstraints()
+	out := make([][]tensor.Dtype, len(types))
+	for i, t := range types {
+		out[i] = append(append([]tensor.Dtype(nil), t...), tensor.Int8)
+	}
+	return out
+}
+
+// ValidateInputs must be redefined: the embedded Cast validates against
+// its own list.
+func (c int8Cast) ValidateInputs(inputs []tensor.Tensor) ([]tensor.Tensor, error) {
+	return ops.ValidateInputs(c, inputs)
 }

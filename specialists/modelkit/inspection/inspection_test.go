@@ -1,0 +1,93 @@
+package inspection_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/inspection"
+	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/onnxmodel"
+)
+
+// small keeps a run near a few seconds.
+func small(out string) inspection.Options {
+	return inspection.Options{Out: out, Frames: 400, Pretrain: 600, Epochs: 5, ParityFrames: 16, Seed: 7}
+}
+
+func TestARunShipsBothModelsAndItsReport(t *testing.T) {
+	out := t.TempDir()
+	rep, err := inspection.Run(context.Background(), small(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 3 || rep.Frames != (inspection.Frames{Pretrain: 600, Train: 320, Validation: 80, Test: 400}) {
+		t.Fatalf("report %+v", rep)
+	}
+	transfer, int8, scratch := rep.Models[0], rep.Models[1], rep.Models[2]
+	if transfer.Test.ROCAUC < 0.85 {
+		t.Errorf("fine-tuned model: test ROC AUC %.4f, want at least 0.85", transfer.Test.ROCAUC)
+	}
+	if d := transfer.Test.ROCAUC - int8.Test.ROCAUC; d > 0.02 || d < -0.02 {
+		t.Errorf("int8 ROC AUC %.4f, float %.4f: quantization should cost little", int8.Test.ROCAUC, transfer.Test.ROCAUC)
+	}
+	if scratch.ONNX != "" || transfer.ONNX != inspection.FloatModel || int8.ONNX != inspection.Int8Model {
+		t.Errorf("files %q %q %q", transfer.ONNX, int8.ONNX, scratch.ONNX)
+	}
+	if int8.ONNXBytes >= transfer.ONNXBytes {
+		t.Errorf("the int8 model (%d bytes) is not smaller than the float one (%d)", int8.ONNXBytes, transfer.ONNXBytes)
+	}
+	for _, name := range []string{inspection.FloatModel, inspection.Int8Model} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := onnxmodel.Load(data)
+		if err != nil || rt.Features() != rep.Size*rep.Size {
+			t.Errorf("%s: %v, %d features", name, err, rt.Features())
+		}
+	}
+	var onDisk inspection.Report
+	data, _ := os.ReadFile(filepath.Join(out, inspection.MetricsFile))
+	if err := json.Unmarshal(data, &onDisk); err != nil || onDisk.Threshold != rep.Threshold {
+		t.Errorf("metrics.json: %v, threshold %v", err, onDisk.Threshold)
+	}
+	card, _ := os.ReadFile(filepath.Join(out, inspection.ModelCard))
+	if !bytes.Contains(card, []byte("transfer-int8")) || !bytes.Contains(card, []byte("first layer frozen")) {
+		t.Errorf("model card:\n%s", card)
+	}
+}
+
+// The same options write the same bytes: the generated project's training
+// command reproduces the shipped models.
+func TestARunIsReproducible(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, out := range []string{a, b} {
+		if _, err := inspection.Run(context.Background(), small(out)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{inspection.FloatModel, inspection.Int8Model, inspection.MetricsFile, inspection.HistoryFile, inspection.ModelCard} {
+		x, _ := os.ReadFile(filepath.Join(a, name))
+		y, _ := os.ReadFile(filepath.Join(b, name))
+		if len(x) == 0 || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between two runs (%d and %d bytes)", name, len(x), len(y))
+		}
+	}
+}
+
+func TestBadOptionsAreNamed(t *testing.T) {
+	for _, o := range []inspection.Options{
+		{},
+		{Out: t.TempDir(), Frames: 10},
+		{Out: t.TempDir(), Freeze: 4},
+		{Out: t.TempDir(), Epochs: -1},
+	} {
+		if _, err := inspection.Run(context.Background(), o); !errors.Is(err, inspection.ErrUsage) {
+			t.Errorf("%+v: err = %v, want ErrUsage", o, err)
+		}
+	}
+}
