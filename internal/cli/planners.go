@@ -63,7 +63,7 @@ func (f *Factory) decomposer(mode string, cache llmagent.Cache, notices io.Write
 		return nil, usageError{err}
 	}
 	pc := f.roles.Planner
-	cfg := llmagent.Config{Provider: pc.Provider, Model: pc.Model, BaseURL: pc.BaseURL, APIKeyEnv: pc.APIKeyEnv,
+	cfg := llmagent.Config{Provider: pc.Provider, Model: pc.Model, BaseURL: pc.BaseURL, APIKeyEnv: pc.APIKeyEnv, APIKeyFile: pc.APIKeyFile,
 		MaxTokens: pc.MaxTokens, Timeout: time.Duration(pc.Timeout), Cache: cache, Prices: stack.Prices(f.roles)}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = defaultPlanningTimeout

@@ -208,7 +208,7 @@ func ApplyRoles(r *specialists.Registry, rc *roleconfig.Config, cache llmagent.C
 			if cfg.Provider != llmagent.ProviderAnthropic && cfg.Provider != llmagent.ProviderOpenAI {
 				return fmt.Errorf("%w: roles.%s: unknown provider %q; use %s or %s", roleconfig.ErrInvalid, role, cfg.Provider, llmagent.ProviderAnthropic, llmagent.ProviderOpenAI)
 			}
-			skill := llmagent.Skill(llmagent.Config{Provider: cfg.Provider, Model: cfg.Model, BaseURL: cfg.BaseURL, APIKeyEnv: cfg.APIKeyEnv,
+			skill := llmagent.Skill(llmagent.Config{Provider: cfg.Provider, Model: cfg.Model, BaseURL: cfg.BaseURL, APIKeyEnv: cfg.APIKeyEnv, APIKeyFile: cfg.APIKeyFile,
 				MaxTurns: cfg.MaxTurns, MaxTokens: cfg.MaxTokens, Temperature: cfg.Temperature, SystemPrompt: cfg.SystemPrompt, Timeout: time.Duration(cfg.Timeout),
 				Cache: cache, BudgetUSD: cfg.BudgetUSD, Prices: Prices(rc), RunTimeout: time.Duration(cfg.RunTimeout)})
 			for _, name := range append(r.Skills(role), specialists.SkillFreeForm) {

@@ -138,7 +138,7 @@ var defectSkills = []defectSkill{
 	{role: specialists.RoleMLArchitect, name: "qc-scaffold", generate: defectScaffold,
 		what: "project scaffold: go.mod, orchestrate.yaml, README and architecture decisions"},
 	{role: specialists.RoleMLArchitect, name: "cnn-model", generate: cnnModel,
-		what: "defect detection CNN pretrained on another surface, fine-tuned on the labeled frames and quantized to int8, as ONNX, with the training code"},
+		what: "defect detection CNN pretrained on another surface and fine-tuned on the labeled frames, against the same network from scratch, quantized to int8, as ONNX, with the training code"},
 	{role: specialists.RoleDataPipeline, name: "image-pipeline",
 		what: "image ingestion from cameras, the labeling workflow and the augmentation pipeline"},
 	{role: specialists.RoleDataScience, name: "training-infra", infraTemplates: true, generate: trainingInfra,
@@ -169,8 +169,9 @@ func cnnModel(ctx context.Context, req *specialists.Request, p *defectParams) ([
 		return nil, "", err
 	}
 	m := rep.Models
-	return append(files, kit...), fmt.Sprintf("test ROC AUC: transfer %.4f, int8 %.4f (%d of %d bytes), from scratch %.4f; %d labeled frames, %d pretraining",
-		m[0].Test.ROCAUC, m[1].Test.ROCAUC, m[1].ONNXBytes, m[0].ONNXBytes, m[2].Test.ROCAUC, rep.Frames.Train+rep.Frames.Validation, rep.Frames.Pretrain), nil
+	return append(files, kit...), fmt.Sprintf("shipped %s: test ROC AUC %.4f, int8 %.4f (%d of %d bytes); %s %.4f; %d labeled frames, %d pretraining",
+		rep.Shipped, m[0].Test.ROCAUC, m[1].Test.ROCAUC, m[1].ONNXBytes, m[0].ONNXBytes, m[2].Name, m[2].Test.ROCAUC,
+		rep.Frames.Train+rep.Frames.Validation, rep.Frames.Pretrain), nil
 }
 
 // visionError makes the vision kit's complaints about its options

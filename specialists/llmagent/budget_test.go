@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -142,5 +143,25 @@ func TestEachRoleHasItsDefaultPromptAndTemperatureZero(t *testing.T) {
 	}
 	if temp, ok := req["temperature"].(float64); !ok || temp != 0 {
 		t.Errorf("temperature %v, want 0", req["temperature"])
+	}
+}
+
+// A key may come from a file, such as a mounted secret, instead of the
+// environment; a missing file names its path, never a key.
+func TestTheKeyMayComeFromAFile(t *testing.T) {
+	t.Setenv(keyEnv, "")
+	f := newFake(t, worker()...)
+	cfg := config(f)
+	cfg.APIKeyFile = t.TempDir() + "/key"
+	if err := os.WriteFile(cfg.APIKeyFile, []byte("secret-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := llmagent.Skill(cfg)(context.Background(), request(t)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.APIKeyFile += ".missing"
+	_, err := llmagent.Skill(cfg)(context.Background(), request(t))
+	if !specialists.IsPermanent(err) || !strings.Contains(err.Error(), "key.missing") {
+		t.Errorf("err = %v, want a permanent error naming the file", err)
 	}
 }

@@ -34,6 +34,10 @@ type Config struct {
 	// of the openai provider with a BaseURL: a local server such as Ollama
 	// needs none, so no Authorization header is sent.
 	APIKeyEnv string
+	// APIKeyFile, when set, is a file holding the API key (a mounted
+	// Kubernetes secret, say), read at each run instead of APIKeyEnv;
+	// surrounding white space is ignored.
+	APIKeyFile string
 	// MaxTurns bounds the model calls of one run; zero means 20.
 	MaxTurns int
 	// MaxTokens bounds one response; zero means 8192.
@@ -202,8 +206,19 @@ func defaultPrompt(role string) string {
 	return string(data)
 }
 
-// apiKey reads the key of cfg's provider from the environment.
+// apiKey reads the key of cfg's provider from its file or the environment.
 func apiKey(cfg Config) (string, error) {
+	if cfg.APIKeyFile != "" {
+		data, err := os.ReadFile(cfg.APIKeyFile)
+		if err != nil {
+			// The path is named, never the content.
+			return "", specialists.Permanent(fmt.Errorf("API key file: %w", err))
+		}
+		if key := strings.TrimSpace(string(data)); key != "" {
+			return key, nil
+		}
+		return "", specialists.Permanent(fmt.Errorf("API key file %s is empty", cfg.APIKeyFile))
+	}
 	key := os.Getenv(cfg.APIKeyEnv)
 	// A local server (Ollama, vLLM) is reached through a base_url and
 	// usually wants no key.

@@ -47,12 +47,13 @@ type Config struct {
 
 // Planner is the model the llm planner asks for plans.
 type Planner struct {
-	Provider  string   `yaml:"provider"`
-	Model     string   `yaml:"model"`
-	BaseURL   string   `yaml:"base_url,omitempty"`
-	APIKeyEnv string   `yaml:"api_key_env,omitempty"`
-	MaxTokens int      `yaml:"max_tokens,omitempty"`
-	Timeout   Duration `yaml:"timeout,omitempty"`
+	Provider   string   `yaml:"provider"`
+	Model      string   `yaml:"model"`
+	BaseURL    string   `yaml:"base_url,omitempty"`
+	APIKeyEnv  string   `yaml:"api_key_env,omitempty"`
+	APIKeyFile string   `yaml:"api_key_file,omitempty"`
+	MaxTokens  int      `yaml:"max_tokens,omitempty"`
+	Timeout    Duration `yaml:"timeout,omitempty"`
 }
 
 // Price is what a model charges per million tokens.
@@ -75,6 +76,7 @@ type Role struct {
 	Model        string  `yaml:"model,omitempty"`
 	BaseURL      string  `yaml:"base_url,omitempty"`
 	APIKeyEnv    string  `yaml:"api_key_env,omitempty"`
+	APIKeyFile   string  `yaml:"api_key_file,omitempty"`
 	MaxTurns     int     `yaml:"max_turns,omitempty"`
 	MaxTokens    int     `yaml:"max_tokens,omitempty"`
 	Temperature  float64 `yaml:"temperature,omitempty"`

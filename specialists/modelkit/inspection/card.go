@@ -17,8 +17,9 @@ func modelCard(r *Report) []byte {
 	fmt.Fprintf(&b, "## Training\n\n")
 	fmt.Fprintf(&b, "- Pretrained on %d frames of cast parts (a different surface), 6 epochs.\n", r.Frames.Pretrain)
 	fmt.Fprintf(&b, "- Fine-tuned on %d labeled frames of the line, validated on %d, with the first layer frozen (transfer learning).\n", r.Frames.Train, r.Frames.Validation)
-	fmt.Fprintf(&b, "- The same network trained from scratch on the same frames, for comparison.\n")
-	fmt.Fprintf(&b, "- Augmentation: flips, quarter turns, brightness and sensor noise. Seed %d.\n\n", r.Seed)
+	fmt.Fprintf(&b, "- The same network trained from scratch on the same frames.\n")
+	fmt.Fprintf(&b, "- Shipped: the %s model, the better of the two on the validation frames, as float and as int8.\n", r.Shipped)
+	fmt.Fprintf(&b, "- Augmentation: horizontal and vertical flips. Seed %d.\n\n", r.Seed)
 	fmt.Fprintf(&b, "## Test frames (%d, never seen in training)\n\n", r.Frames.Test)
 	fmt.Fprintf(&b, "| model | ROC AUC | PR AUC | precision | recall | F1 | file |\n|---|---|---|---|---|---|---|\n")
 	for _, m := range r.Models {

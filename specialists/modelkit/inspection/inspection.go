@@ -2,10 +2,11 @@
 // pretrain a small CNN on frames of one surface, fine-tune it on the
 // labeled frames of the line with its first layer frozen (transfer
 // learning), train the same network from scratch on the same frames for
-// comparison, quantize the fine-tuned model to int8 for edge devices,
-// score everything on held-out frames, export the float and int8 models as
-// ONNX (checked against the Go runtime), and write metrics.json,
-// history.json and model_card.md.
+// comparison, ship the better of the two on the validation frames,
+// quantized to int8 for edge devices as well, score everything on
+// held-out frames, export the float and int8 models as ONNX (checked
+// against the Go runtime), and write metrics.json, history.json and
+// model_card.md.
 //
 // The same Options always write the same bytes.
 package inspection
@@ -81,13 +82,18 @@ type Report struct {
 	Params   int    `json:"params"`
 	Seed     uint64 `json:"seed"`
 	Frames   Frames `json:"frames"`
-	// Threshold is the fine-tuned model's, chosen for the best F1 on the
+	// Threshold is the shipped model's, chosen for the best F1 on the
 	// validation frames; every model is scored at it.
-	Threshold float64       `json:"threshold"`
-	Models    []ModelReport `json:"models"`
+	Threshold float64 `json:"threshold"`
+	// Shipped names the model exported (transfer or scratch): the one
+	// with the better validation ROC AUC.
+	Shipped string `json:"shipped"`
+	// Models are the shipped model, its int8 form and the other candidate,
+	// in this order.
+	Models []ModelReport `json:"models"`
 	// TransferGain is the fine-tuned model's test ROC AUC minus the
-	// scratch model's; QuantizationLoss the float model's minus the int8
-	// model's.
+	// scratch model's; QuantizationLoss the shipped float model's minus
+	// its int8 form's.
 	TransferGain     float64 `json:"transfer_gain"`
 	QuantizationLoss float64 `json:"quantization_loss"`
 }
@@ -154,35 +160,52 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train from scratch: %w", err)
 	}
-	q := vision.Quantize(tuned)
-	if q == nil {
-		return nil, errors.New("quantize: the fine-tuned model is invalid")
+	// The champion is the candidate better on the validation frames; the
+	// test frames only report. Fine-tuning wins with few labeled frames,
+	// training from scratch may win with many.
+	validY, validX := labels(d.valid), images(d.valid)
+	champ, challenger := candidate{"transfer", tuned}, candidate{"scratch", scratch}
+	ta, err := evaluate.Score(validY, tuned.PredictAll(validX), 0.5)
+	if err != nil {
+		return nil, fmt.Errorf("score on validation: %w", err)
 	}
-	validY, validP := labels(d.valid), tuned.PredictAll(images(d.valid))
-	threshold, err := evaluate.BestF1Threshold(validY, validP)
+	sa, err := evaluate.Score(validY, scratch.PredictAll(validX), 0.5)
+	if err != nil {
+		return nil, fmt.Errorf("score on validation: %w", err)
+	}
+	if sa.ROCAUC > ta.ROCAUC {
+		champ, challenger = challenger, champ
+	}
+	q := vision.Quantize(champ.model)
+	if q == nil {
+		return nil, errors.New("quantize: the model is invalid")
+	}
+	threshold, err := evaluate.BestF1Threshold(validY, champ.model.PredictAll(validX))
 	if err != nil {
 		return nil, fmt.Errorf("choose the threshold: %w", err)
 	}
 	threshold = round(threshold, 6)
-	rep := &Report{Size: tuned.Size, Channels: o.Channels, Params: tuned.Params(), Seed: o.Seed, Threshold: threshold,
-		Frames: Frames{Pretrain: len(d.source), Train: len(d.train), Validation: len(d.valid), Test: len(d.test)}}
+	rep := &Report{Size: champ.model.Size, Channels: o.Channels, Params: champ.model.Params(), Seed: o.Seed, Threshold: threshold,
+		Shipped: champ.name, Frames: Frames{Pretrain: len(d.source), Train: len(d.train), Validation: len(d.valid), Test: len(d.test)}}
 	testY, testX := labels(d.test), images(d.test)
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
+	auc := map[string]float64{}
 	for _, m := range []struct {
 		name, file string
 		model      *vision.CNN
 		export     func() ([]byte, error)
 	}{
-		{"transfer", FloatModel, tuned, func() ([]byte, error) { return onnxmodel.ExportCNN(tuned) }},
-		{"transfer-int8", Int8Model, q.Dequantize(), func() ([]byte, error) { return onnxmodel.ExportQuantized(q) }},
-		{"scratch", "", scratch, nil},
+		{champ.name, FloatModel, champ.model, func() ([]byte, error) { return onnxmodel.ExportCNN(champ.model) }},
+		{champ.name + "-int8", Int8Model, q.Dequantize(), func() ([]byte, error) { return onnxmodel.ExportQuantized(q) }},
+		{challenger.name, "", challenger.model, nil},
 	} {
 		mr, err := score(m.name, m.model.PredictAll(testX), testY, threshold)
 		if err != nil {
 			return nil, err
 		}
+		auc[m.name] = mr.Test.ROCAUC
 		if m.export != nil {
 			fmt.Fprintf(progress, "export %s\n", m.file)
 			data, err := m.export()
@@ -199,7 +222,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		rep.Models = append(rep.Models, mr)
 	}
-	rep.TransferGain = round(rep.Models[0].Test.ROCAUC-rep.Models[2].Test.ROCAUC, 6)
+	rep.TransferGain = round(auc["transfer"]-auc["scratch"], 6)
 	rep.QuantizationLoss = round(rep.Models[0].Test.ROCAUC-rep.Models[1].Test.ROCAUC, 6)
 	history := map[string][]vision.Epoch{"pretrain": preHist, "transfer": fineHist, "scratch": scratchHist}
 	if err := writeJSON(filepath.Join(o.Out, MetricsFile), rep); err != nil {
@@ -212,6 +235,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// candidate is a model that may be shipped.
+type candidate struct {
+	name  string
+	model *vision.CNN
 }
 
 func withDefaults(o Options) (Options, error) {
