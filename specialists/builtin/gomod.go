@@ -35,10 +35,11 @@ var orchestratorOnly = []string{
 	"github.com/google/uuid", "github.com/huandu/xstrings", "github.com/json-iterator/go", "github.com/mitchellh/",
 	"github.com/modern-go/", "github.com/santhosh-tekuri/jsonschema", "github.com/shopspring/decimal",
 	"github.com/x448/float16", "go.yaml.in/", "golang.org/x/net", "golang.org/x/oauth2", "gopkg.in/inf.v0",
-	// The llm executor (package llmagent): Anthropic's SDK and what it brings.
-	"github.com/anthropics/", "github.com/bahlo/generic-list-go", "github.com/buger/jsonparser",
+	// The llm executor (package llmagent): Anthropic's and OpenAI's SDKs and
+	// what they bring.
+	"github.com/anthropics/", "github.com/openai/", "github.com/bahlo/generic-list-go", "github.com/buger/jsonparser",
 	"github.com/invopop/jsonschema", "github.com/pb33f/ordered-map", "github.com/standard-webhooks/",
-	"github.com/tidwall/", "go.opentelemetry.io/", "golang.org/x/sync",
+	"github.com/tidwall/", "go.opentelemetry.io/", "golang.org/x/sync", "github.com/coder/websocket",
 }
 
 // goModFiles returns the generated project's go.mod and go.sum. The go.sum
