@@ -14,6 +14,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/collector"
 	"github.com/orchestrate-dev/orchestrate/internal/stack"
 	"github.com/orchestrate-dev/orchestrate/planner"
+	"github.com/orchestrate-dev/orchestrate/specialists"
 	"github.com/orchestrate-dev/orchestrate/workers"
 )
 
@@ -40,7 +41,8 @@ only when the tree's own tests passed. The models train on --data (and
 --test) with label --target, or on --rows synthetic customers. Without --nats/--redis it starts
 embedded servers, so nothing needs to be installed.
 
-Without a goal, run serves every role (or --roles) as an agent pool against
+Without a goal, run serves every specialist role and the collector (or
+--roles) as an agent pool against
 the configured servers until interrupted.`,
 		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --max-agents 4 --out ml-system
   orchestrate run "Build production ML system for customer churn prediction with real-time inference" --data bank-churn-train.csv --test bank-churn-test.csv --target Exited --out ml-system
@@ -170,7 +172,13 @@ func serve(ctx context.Context, f *Factory, o serveOptions) error {
 	}
 	defer st.Close()
 	if len(cfg.Roles) == 0 {
-		cfg.Roles = st.Skills.Roles()
+		// Every role of users' plans; the diagnostic role of tests and
+		// benchmarks is served only when named.
+		for _, r := range st.Skills.Roles() {
+			if r != specialists.RoleDiag {
+				cfg.Roles = append(cfg.Roles, r)
+			}
+		}
 	}
 	for _, r := range cfg.Roles {
 		if !st.Skills.HasRole(r) {
