@@ -42,8 +42,8 @@ only when the tree's own tests passed. The models train on --data (and
 embedded servers, so nothing needs to be installed.
 
 Without a goal, run serves every specialist role and the collector (or
---roles) as an agent pool against
-the configured servers until interrupted.`,
+--roles) as an agent pool against the configured servers until
+interrupted.`,
 		Example: `  orchestrate run "Build production ML system for customer churn prediction with real-time inference" --max-agents 4 --out ml-system
   orchestrate run "Build production ML system for customer churn prediction with real-time inference" --data bank-churn-train.csv --test bank-churn-test.csv --target Exited --out ml-system
   orchestrate run "Build production ML system for customer churn prediction with real-time inference" --out ml-system --output json
