@@ -20,6 +20,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit"
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/evaluate"
@@ -209,6 +210,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if m.export != nil {
 			fmt.Fprintf(progress, "export %s\n", m.file)
 			data, err := m.export()
+			if err == nil {
+				// Devices receive the model file alone; it carries the
+				// threshold to decide at.
+				data, err = onnxmodel.SetMetadata(data, onnxmodel.ThresholdKey, strconv.FormatFloat(threshold, 'g', -1, 64))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("export %s: %w", m.name, err)
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/orchestrate-dev/orchestrate/specialists/modelkit/inspection"
@@ -51,7 +52,10 @@ func TestARunShipsBothModelsAndItsReport(t *testing.T) {
 		}
 		rt, err := onnxmodel.Load(data)
 		if err != nil || rt.Features() != rep.Size*rep.Size {
-			t.Errorf("%s: %v, %d features", name, err, rt.Features())
+			t.Fatalf("%s: %v", name, err)
+		}
+		if v, _ := rt.Metadata(onnxmodel.ThresholdKey); v != strconv.FormatFloat(rep.Threshold, 'g', -1, 64) {
+			t.Errorf("%s carries the threshold %q, want %v", name, v, rep.Threshold)
 		}
 	}
 	var onDisk inspection.Report

@@ -9,7 +9,9 @@
 // gonnx v1.1.0 runs) and IR version 8; float32 initializers, except the
 // INT8 weights of a quantized CNN; the model family in the doc strings and
 // in the metadata key "modelkit.family" ("linear", "mlp", "ensemble",
-// "cnn", "cnn-int8").
+// "cnn", "cnn-int8"). SetMetadata adds keys such as ThresholdKey, the
+// decision threshold a classifier was trained to use; Runtime.Metadata
+// reads them.
 //
 //	data, err := onnxmodel.ExportEnsemble(ens, nFeatures)
 //	if err != nil { ... }

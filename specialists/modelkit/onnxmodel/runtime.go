@@ -19,6 +19,7 @@ type Runtime struct {
 	model     *gonnx.Model
 	nFeatures int
 	family    string
+	metadata  map[string]string
 }
 
 // Load parses a serialized ModelProto and checks it against the graph
@@ -39,12 +40,11 @@ func Load(data []byte) (*Runtime, error) {
 		return nil, fmt.Errorf("load onnx model: %w", err)
 	}
 	model.GetOperator = castingInt8(model.GetOperator)
-	r := &Runtime{model: model, nFeatures: nFeatures}
+	r := &Runtime{model: model, nFeatures: nFeatures, metadata: map[string]string{}}
 	for _, p := range mp.GetMetadataProps() {
-		if p.GetKey() == familyKey {
-			r.family = p.GetValue()
-		}
+		r.metadata[p.GetKey()] = p.GetValue()
 	}
+	r.family = r.metadata[familyKey]
 	return r, nil
 }
 
@@ -77,6 +77,13 @@ func checkContract(mp *onnx.ModelProto) (int, error) {
 
 // Features returns the number of columns Predict expects.
 func (r *Runtime) Features() int { return r.nFeatures }
+
+// Metadata returns the value of a metadata key of the model, such as
+// ThresholdKey.
+func (r *Runtime) Metadata(key string) (string, bool) {
+	v, ok := r.metadata[key]
+	return v, ok
+}
 
 // Family returns the model family recorded at export ("linear", "mlp",
 // "ensemble", "cnn", "cnn-int8"), or "" for a graph from elsewhere.
