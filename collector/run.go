@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"maps"
 	"math"
 	"os"
@@ -15,18 +13,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/orchestrate-dev/orchestrate/internal/procgroup"
 )
 
 // maxOutput bounds the output a Report keeps: its tail, where a failing
 // test prints its summary.
 const maxOutput = 256 << 10
-
-// outputGrace bounds the wait for the output pipe after the test command's
-// process group is killed: a process that left the group (setsid) could
-// otherwise hold it open for ever.
-const outputGrace = 2 * time.Second
 
 // basePath follows the go binary's directory in the default PATH.
 const basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -111,7 +105,8 @@ func RunTests(ctx context.Context, dir string, m *Manifest, opts RunOptions) (*R
 	if err != nil {
 		return nil, fmt.Errorf("run tests in %s: %w", dir, err)
 	}
-	defer removeScratch(scratch)
+	// The go command writes its module cache read-only into HOME.
+	defer func() { _ = procgroup.RemoveAll(scratch) }()
 	env := testEnv(scratch, m, opts)
 	bin, err := lookPath(argv[0], env["PATH"])
 	if err != nil {
@@ -128,41 +123,13 @@ func RunTests(ctx context.Context, dir string, m *Manifest, opts RunOptions) (*R
 	cmd.Args[0] = argv[0]
 	cmd.Dir = dir
 	cmd.Env = environ(env)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	// An *os.File as stdout makes Wait return when the command exits, not
-	// when every process holding the pipe does; the tail is read here.
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("run tests in %s: %w", dir, err)
-	}
-	defer pr.Close()
-	cmd.Stdout, cmd.Stderr = pw, pw
+	out := &tailBuffer{max: maxOutput}
 	start := time.Now()
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
+	if err := procgroup.Run(cmd, out); err != nil {
 		return nil, fmt.Errorf("run tests in %s: start %s: %w", dir, argv[0], err)
 	}
-	out := &tailBuffer{max: maxOutput}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		_, _ = io.Copy(out, pr)
-	}()
-
-	_ = cmd.Wait() // the outcome is in ProcessState
 	elapsed := time.Since(start)
 	ctxErr := runCtx.Err()
-	// Background processes the tests started (servers, sleeps) would hold
-	// the pipe open and outlive the job.
-	_ = killGroup(cmd.Process.Pid)
-	select {
-	case <-copied:
-	case <-time.After(outputGrace):
-		pr.Close() // unblocks the copy
-		<-copied
-	}
 
 	exit := cmd.ProcessState.ExitCode()
 	rep := &Report{
@@ -231,29 +198,4 @@ func lookPath(name, path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w (the test environment's PATH is %s)", &exec.Error{Name: name, Err: exec.ErrNotFound}, path)
-}
-
-// killGroup kills the process group led by pid; a group that is already
-// gone is not an error.
-func killGroup(pid int) error {
-	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	return nil
-}
-
-// removeScratch removes the command's HOME. The go command writes its
-// module cache read-only, so a tree that downloaded into HOME needs its
-// directories made writable before they can be emptied.
-func removeScratch(dir string) {
-	if os.RemoveAll(dir) == nil {
-		return
-	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	_ = os.RemoveAll(dir)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/internal/procgroup"
 )
 
 // defaultRunTimeout bounds one command of the run tool.
@@ -27,11 +27,6 @@ var runTimeout = defaultRunTimeout
 // failure or a listing, small enough to leave room in the context for
 // many runs.
 const maxRunOutput = 16 << 10
-
-// runOutputGrace bounds the wait for the output pipe once the command's
-// process group is killed: a process that left the group (setsid) could
-// hold the pipe open for ever.
-const runOutputGrace = 2 * time.Second
 
 // shell runs the command line; a variable so that the tests can take it
 // away.
@@ -189,37 +184,11 @@ func (ws *workspace) run(ctx context.Context, command string, timeout time.Durat
 	cmd := exec.CommandContext(runCtx, shell, "-c", command)
 	cmd.Dir = ws.dir
 	cmd.Env = ws.environ()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	// With an *os.File as its output, Wait returns when the command exits
-	// rather than when every process holding the pipe has; the output is
-	// read here.
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return "", err
-	}
-	defer pr.Close()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
+	out := &clipped{max: maxRunOutput}
+	if err := procgroup.Run(cmd, out); err != nil {
 		return "", refuse("cannot run the command: %v", err)
 	}
-	out := &clipped{max: maxRunOutput}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		_, _ = io.Copy(out, pr)
-	}()
-	_ = cmd.Wait() // the outcome is in ProcessState
 	timedOut := runCtx.Err() != nil
-	_ = killGroup(cmd.Process.Pid)
-	select {
-	case <-copied:
-	case <-time.After(runOutputGrace):
-		pr.Close() // ends the copy
-		<-copied
-	}
 	if ctx.Err() != nil {
 		// The run itself is over (its timeout, or the worker stopping).
 		return "", fmt.Errorf("command killed: %w", ctx.Err())
@@ -254,31 +223,6 @@ func (ws *workspace) environ() []string {
 	return []string{"PATH=" + path, "HOME=" + ws.home, "TMPDIR=" + ws.tmp, "LANG=C.UTF-8"}
 }
 
-// remove removes the workspace. The request's Cleanup removes the whole
-// scratch directory later, but cannot empty the read-only directories
-// some tools write (the go command's module cache, in HOME): those are
-// made writable first.
-func (ws *workspace) remove() error {
-	if os.RemoveAll(ws.base) == nil {
-		return nil
-	}
-	_ = filepath.WalkDir(ws.base, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(ws.base)
-}
-
-// killGroup kills the process group led by pid; a group that is already
-// gone is not an error.
-func killGroup(pid int) error {
-	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	return nil
-}
 
 // clipped keeps the head and the tail of what is written to it, max bytes
 // in all: the head shows how a command started, the tail how it ended,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orchestrate-dev/orchestrate/artifacts"
+	"github.com/orchestrate-dev/orchestrate/internal/procgroup"
 	"github.com/orchestrate-dev/orchestrate/specialists"
 )
 
@@ -81,12 +82,12 @@ type session struct {
 
 // close removes the run tool's workspace, if a command made one: the
 // commands' files are not part of the result, and removing them here also
-// empties what the request's Cleanup cannot (see workspace.remove). Best
-// effort: Cleanup tries again, and a subtask is not failed for its scratch
-// files.
+// empties what the request's Cleanup cannot (read-only directories, see
+// procgroup.RemoveAll). Best effort: Cleanup tries again, and a subtask is
+// not failed for its scratch files.
 func (s *session) close() {
 	if s.ws != nil {
-		_ = s.ws.remove()
+		_ = procgroup.RemoveAll(s.ws.base)
 		s.ws = nil
 	}
 }
