@@ -143,10 +143,11 @@ func runPlan(ctx context.Context, f *Factory, opts *PlanOptions) error {
 	if err != nil {
 		return err
 	}
-	decompose, err := f.decomposer(mode, nil, f.IO.ErrOut)
+	reg, err := f.localSkills()
 	if err != nil {
 		return err
 	}
+	decompose := f.decomposer(mode, reg, nil, f.IO.ErrOut)
 	var plan *planner.Plan
 	// A session plans once its questions are answered; the llm planner is
 	// not asked twice.
@@ -158,10 +159,6 @@ func runPlan(ctx context.Context, f *Factory, opts *PlanOptions) error {
 	// Reach the servers before the first question, so that a missing or
 	// unreachable server does not waste the session.
 	var st *stack.Stack
-	reg := stack.Skills(nil, nil)
-	if err := stack.ApplyRoles(reg, f.roles, nil); err != nil {
-		return usageError{err}
-	}
 	var skills planner.Skills = reg
 	if opts.Execute || opts.Export == "" || f.Globals.NATS != "" || f.Globals.Redis != "" {
 		if st, err = stack.Open(ctx, f.StackOptions(false)); err != nil {

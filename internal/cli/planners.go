@@ -10,6 +10,7 @@ import (
 	"github.com/orchestrate-dev/orchestrate/internal/stack"
 	"github.com/orchestrate-dev/orchestrate/planner"
 	"github.com/orchestrate-dev/orchestrate/planner/llmplan"
+	"github.com/orchestrate-dev/orchestrate/specialists"
 	"github.com/orchestrate-dev/orchestrate/specialists/llmagent"
 )
 
@@ -48,19 +49,16 @@ func (f *Factory) resolvePlanner(mode string) (string, error) {
 }
 
 // decomposer returns how goals are planned under mode (resolved): the
-// builtin catalog, or the llm planner, which falls back to the catalog
-// with a notice on notices when the model's plan stays invalid or the
-// model cannot be reached. cache, when not nil, replays model calls.
-func (f *Factory) decomposer(mode string, cache llmagent.Cache, notices io.Writer) (decomposeFunc, error) {
+// builtin catalog, or the llm planner, whose plans must validate against
+// skills and which falls back to the catalog with a notice on notices when
+// the model's plan stays invalid or the model cannot be reached. cache,
+// when not nil, replays model calls.
+func (f *Factory) decomposer(mode string, skills planner.Skills, cache llmagent.Cache, notices io.Writer) decomposeFunc {
 	builtin := func(_ context.Context, goal string, answers map[string]string) (*planner.Plan, error) {
 		return planner.Decompose(goal, answers)
 	}
 	if mode != plannerLLM {
-		return builtin, nil
-	}
-	skills := stack.Skills(nil, nil)
-	if err := stack.ApplyRoles(skills, f.roles, nil); err != nil {
-		return nil, usageError{err}
+		return builtin
 	}
 	pc := f.roles.Planner
 	cfg := llmagent.Config{Provider: pc.Provider, Model: pc.Model, BaseURL: pc.BaseURL, APIKeyEnv: pc.APIKeyEnv, APIKeyFile: pc.APIKeyFile,
@@ -84,5 +82,15 @@ func (f *Factory) decomposer(mode string, cache llmagent.Cache, notices io.Write
 			return nil, errors.Join(fmt.Errorf("llm planner: %w", err), berr)
 		}
 		return p, nil
-	}, nil
+	}
+}
+
+// localSkills is the registry of this process: the builtin skills with
+// the roles configuration applied, for planning without servers.
+func (f *Factory) localSkills() (*specialists.Registry, error) {
+	reg := stack.Skills(nil, nil)
+	if err := stack.ApplyRoles(reg, f.roles, nil); err != nil {
+		return nil, usageError{err}
+	}
+	return reg, nil
 }

@@ -147,10 +147,7 @@ func runSubmit(ctx context.Context, f *Factory, opts *SubmitOptions) error {
 	defer st.Close()
 	switch {
 	case opts.Decompose && mode == plannerLLM:
-		decompose, err := f.decomposer(mode, st.LLMCache, f.IO.ErrOut)
-		if err != nil {
-			return err
-		}
+		decompose := f.decomposer(mode, st.Skills, st.LLMCache, f.IO.ErrOut)
 		if plan, err = decompose(ctx, opts.Goal, nil); err != nil {
 			return err
 		}

@@ -90,33 +90,49 @@ func (s churnSkill) params() []string {
 }
 
 func (s churnSkill) run(ctx context.Context, req *specialists.Request) (*specialists.Result, error) {
+	parse := func(in map[string]string) (*churnParams, error) { return parseParams(s.name, s.params(), in) }
+	dirs := func(p *churnParams) []string {
+		if s.templates != nil {
+			return []string{"churn/" + s.templates(p)}
+		}
+		return []string{"churn/" + s.name}
+	}
+	return generateSkill(ctx, req, s.what, parse, s.generate, dirs)
+}
+
+// generateSkill is what every builtin skill does: parse the request's params,
+// make the files the skill generates (generate may be nil; its summary is
+// appended to what), and render the template folders dirs names.
+func generateSkill[P any](ctx context.Context, req *specialists.Request, what string,
+	parse func(map[string]string) (P, error),
+	generate func(context.Context, *specialists.Request, P) ([]artifacts.File, string, error),
+	dirs func(P) []string) (*specialists.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := parseParams(s.name, s.params(), req.Params)
+	p, err := parse(req.Params)
 	if err != nil {
 		return nil, err
 	}
 	var files []artifacts.File
-	summary := s.what
-	if s.generate != nil {
+	summary := what
+	if generate != nil {
 		var extra string
-		if files, extra, err = s.generate(ctx, req, p); err != nil {
+		if files, extra, err = generate(ctx, req, p); err != nil {
 			return nil, err
 		}
 		if extra != "" {
 			summary += "; " + extra
 		}
 	}
-	dir := s.name
-	if s.templates != nil {
-		dir = s.templates(p)
+	for _, dir := range dirs(p) {
+		rendered, err := render(dir, p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, rendered...)
 	}
-	rendered, err := render("churn/"+dir, p)
-	if err != nil {
-		return nil, err
-	}
-	return skillResult(summary, append(files, rendered...)), nil
+	return skillResult(summary, files), nil
 }
 
 // skillResult is a skill's result: its files, and a summary that says what

@@ -160,16 +160,12 @@ func cnnModel(ctx context.Context, req *specialists.Request, p *defectParams) ([
 	if err != nil {
 		return nil, "", visionError(ctx, err)
 	}
-	files, err := readTree(out, modelsDir)
-	if err != nil {
-		return nil, "", err
-	}
-	kit, err := modelkitFiles(p.Module)
+	files, err := shippedModels(out, p.Module)
 	if err != nil {
 		return nil, "", err
 	}
 	m := rep.Models
-	return append(files, kit...), fmt.Sprintf("shipped %s: test ROC AUC %.4f, int8 %.4f (%d of %d bytes); %s %.4f; %d labeled frames, %d pretraining",
+	return files, fmt.Sprintf("shipped %s: test ROC AUC %.4f, int8 %.4f (%d of %d bytes); %s %.4f; %d labeled frames, %d pretraining",
 		rep.Shipped, m[0].Test.ROCAUC, m[1].Test.ROCAUC, m[1].ONNXBytes, m[0].ONNXBytes, m[2].Name, m[2].Test.ROCAUC,
 		rep.Frames.Train+rep.Frames.Validation, rep.Frames.Pretrain), nil
 }
@@ -188,34 +184,12 @@ func defectScaffold(_ context.Context, _ *specialists.Request, p *defectParams) 
 }
 
 func (s defectSkill) run(ctx context.Context, req *specialists.Request) (*specialists.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	p, err := parseDefectParams(s.name, req.Params)
-	if err != nil {
-		return nil, err
-	}
-	var files []artifacts.File
-	summary := s.what
-	if s.generate != nil {
-		var extra string
-		if files, extra, err = s.generate(ctx, req, p); err != nil {
-			return nil, err
+	parse := func(in map[string]string) (*defectParams, error) { return parseDefectParams(s.name, in) }
+	dirs := func(p *defectParams) []string {
+		if s.infraTemplates {
+			return []string{"defect/" + s.name, "defect/" + s.name + "-" + p.Infra}
 		}
-		if extra != "" {
-			summary += "; " + extra
-		}
+		return []string{"defect/" + s.name}
 	}
-	dirs := []string{s.name}
-	if s.infraTemplates {
-		dirs = append(dirs, s.name+"-"+p.Infra)
-	}
-	for _, dir := range dirs {
-		rendered, err := render("defect/"+dir, p)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, rendered...)
-	}
-	return skillResult(summary, files), nil
+	return generateSkill(ctx, req, s.what, parse, s.generate, dirs)
 }

@@ -76,21 +76,31 @@ func trainModels(ctx context.Context, req *specialists.Request, p *churnParams) 
 		}
 		return nil, "", dataError(err)
 	}
-	files, err := readTree(out, modelsDir)
+	files, err := shippedModels(out, p.Module)
 	if err != nil {
 		return nil, "", err
 	}
-	kit, err := modelkitFiles(p.Module)
-	if err != nil {
-		return nil, "", err
-	}
-	files = append(files, kit...)
 	scores := make([]string, len(rep.Models))
 	for i, m := range rep.Models {
 		scores[i] = fmt.Sprintf("%s %.4f", m.Name, m.Test.ROCAUC)
 	}
 	return files, fmt.Sprintf("test ROC AUC %s; best on validation %s; %d trials per family on %d rows",
 		strings.Join(scores, ", "), rep.Best, opts.Trials, data.rows), nil
+}
+
+// shippedModels are the files a training run wrote into out, under
+// artifacts/models, and the model engine's sources as the generated
+// module's internal/modelkit, so that the project retrains them.
+func shippedModels(out, module string) ([]artifacts.File, error) {
+	files, err := readTree(out, modelsDir)
+	if err != nil {
+		return nil, err
+	}
+	kit, err := modelkitFiles(module)
+	if err != nil {
+		return nil, err
+	}
+	return append(files, kit...), nil
 }
 
 // modelkitFiles are the model engine's sources as the generated module's

@@ -165,12 +165,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	// test frames only report. Fine-tuning wins with few labeled frames,
 	// training from scratch may win with many.
 	validY, validX := labels(d.valid), images(d.valid)
-	champ, challenger := candidate{"transfer", tuned}, candidate{"scratch", scratch}
-	ta, err := evaluate.Score(validY, tuned.PredictAll(validX), 0.5)
+	champ, challenger := candidate{"transfer", tuned, tuned.PredictAll(validX)}, candidate{"scratch", scratch, scratch.PredictAll(validX)}
+	ta, err := evaluate.Score(validY, champ.valid, 0.5)
 	if err != nil {
 		return nil, fmt.Errorf("score on validation: %w", err)
 	}
-	sa, err := evaluate.Score(validY, scratch.PredictAll(validX), 0.5)
+	sa, err := evaluate.Score(validY, challenger.valid, 0.5)
 	if err != nil {
 		return nil, fmt.Errorf("score on validation: %w", err)
 	}
@@ -181,7 +181,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if q == nil {
 		return nil, errors.New("quantize: the model is invalid")
 	}
-	threshold, err := evaluate.BestF1Threshold(validY, champ.model.PredictAll(validX))
+	threshold, err := evaluate.BestF1Threshold(validY, champ.valid)
 	if err != nil {
 		return nil, fmt.Errorf("choose the threshold: %w", err)
 	}
@@ -247,6 +247,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 type candidate struct {
 	name  string
 	model *vision.CNN
+	valid []float64 // its probabilities on the validation frames
 }
 
 func withDefaults(o Options) (Options, error) {
