@@ -136,13 +136,10 @@ func worker() []reply {
 	}
 }
 
-func TestAnAgentReadsItsInputsAndItsWrittenFilesBecomeArtifacts(t *testing.T) {
-	t.Setenv(keyEnv, "secret-key")
-	f := newFake(t, worker()...)
-	res, err := llmagent.Skill(config(f))(context.Background(), request(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+// checkWorkerResult checks the result of a run of the worker script, of
+// either provider: its three files and a summary with its usage.
+func checkWorkerResult(t *testing.T, res *specialists.Result) {
+	t.Helper()
 	want := map[string]string{"model/arch.md": "# Architecture\n", "model/layers.txt": "4\n", "README.md": "queue-based\n"}
 	if got := files(res); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("files = %v, want %v", got, want)
@@ -150,6 +147,16 @@ func TestAnAgentReadsItsInputsAndItsWrittenFilesBecomeArtifacts(t *testing.T) {
 	if !strings.Contains(res.Summary, "Designed a 4-layer model.") || !strings.Contains(res.Summary, "5 calls, 500 input tokens, 50 output tokens") {
 		t.Errorf("summary = %q", res.Summary)
 	}
+}
+
+func TestAnAgentReadsItsInputsAndItsWrittenFilesBecomeArtifacts(t *testing.T) {
+	t.Setenv(keyEnv, "secret-key")
+	f := newFake(t, worker()...)
+	res, err := llmagent.Skill(config(f))(context.Background(), request(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWorkerResult(t, res)
 
 	reqs := f.received()
 	if len(reqs) != 5 {

@@ -149,13 +149,7 @@ func TestAnOpenAIAgentReadsItsInputsAndItsWrittenFilesBecomeArtifacts(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"model/arch.md": "# Architecture\n", "model/layers.txt": "4\n", "README.md": "queue-based\n"}
-	if got := files(res); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("files = %v, want %v", got, want)
-	}
-	if !strings.Contains(res.Summary, "Designed a 4-layer model.") || !strings.Contains(res.Summary, "5 calls, 500 input tokens, 50 output tokens") {
-		t.Errorf("summary = %q", res.Summary)
-	}
+	checkWorkerResult(t, res)
 
 	reqs := f.received()
 	if len(reqs) != 5 {
