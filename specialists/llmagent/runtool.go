@@ -223,7 +223,6 @@ func (ws *workspace) environ() []string {
 	return []string{"PATH=" + path, "HOME=" + ws.home, "TMPDIR=" + ws.tmp, "LANG=C.UTF-8"}
 }
 
-
 // clipped keeps the head and the tail of what is written to it, max bytes
 // in all: the head shows how a command started, the tail how it ended,
 // which is where compilers and test runners print their summaries.
